@@ -1,0 +1,1 @@
+"""Authentication: login, JWT access tokens, CSRF, service tokens, login rate limiting."""

@@ -1,0 +1,172 @@
+"""Who is calling: people by JWT (Bearer header or cookie), machines by service token.
+
+Cookie-authenticated unsafe requests must carry the CSRF token (header `X-CSRF-Token`, or the
+form field `csrf_token` for plain forms); Bearer requests are exempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session, select
+
+from app.auth.models import ServiceToken
+from app.core.db import SessionDep, utcnow
+from app.core.errors import Forbidden, NotAuthenticated
+from app.core.security import (
+    SERVICE_TOKEN_PREFIX,
+    InvalidToken,
+    csrf_token_valid,
+    decode_access_token,
+    hash_service_token,
+)
+from app.users.models import Role, User
+
+COOKIE_NAME = "procopt_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ALL_SCOPES = ("read", "write", "metrics:read", "metrics:write")
+# Writes to a token's last-used time are coalesced to one per minute per token.
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: User
+    via: str  # "bearer" | "cookie" | "service_token"
+    scopes: frozenset[str] = field(default_factory=lambda: frozenset(ALL_SCOPES))
+    session_id: str | None = None
+    token: ServiceToken | None = None
+
+    @property
+    def role(self) -> Role:
+        return self.user.role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.role == Role.admin
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise NotAuthenticated("Authorization header must be `Bearer <token>`.")
+    return value.strip()
+
+
+def _user_from_jwt(session: Session, token: str) -> tuple[User, str]:
+    try:
+        claims = decode_access_token(token)
+    except InvalidToken as exc:
+        raise NotAuthenticated("Invalid or expired token.") from exc
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError) as exc:
+        raise NotAuthenticated("Invalid token subject.") from exc
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("Account unknown or disabled.")
+    return user, str(claims.get("jti") or claims["iat"])
+
+
+def _actor_from_service_token(session: Session, secret: str) -> Actor:
+    token = session.exec(
+        select(ServiceToken).where(ServiceToken.token_hash == hash_service_token(secret))
+    ).first()
+    now = utcnow()
+    if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
+        raise NotAuthenticated("Invalid, expired or revoked service token.")
+    user = session.get(User, token.created_by_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("The service token's owner is disabled.")
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_GRANULARITY:
+        token.last_used_at = now
+        session.add(token)
+    return Actor(user=user, via="service_token", scopes=frozenset(token.scopes), token=token)
+
+
+async def _check_csrf(request: Request, session_id: str) -> None:
+    supplied = request.headers.get(CSRF_HEADER)
+    if not supplied and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        supplied = value if isinstance(value, str) else None
+    if not csrf_token_valid(session_id, supplied):
+        raise Forbidden("Missing or invalid CSRF token.", code_hint="csrf")
+
+
+def _resolve_actor(request: Request, session: SessionDep) -> Actor | None:
+    """Database work runs here, in the threadpool (a sync dependency)."""
+    bearer = _bearer(request)
+    if bearer is not None:
+        if bearer.startswith(SERVICE_TOKEN_PREFIX):
+            return _actor_from_service_token(session, bearer)
+        user, sid = _user_from_jwt(session, bearer)
+        return Actor(user=user, via="bearer", session_id=sid)
+    cookie = request.cookies.get(COOKIE_NAME)
+    if not cookie:
+        return None
+    try:
+        user, sid = _user_from_jwt(session, cookie)
+    except NotAuthenticated:
+        return None  # a stale cookie is the same as none: the page asks to log in
+    return Actor(user=user, via="cookie", session_id=sid)
+
+
+async def optional_actor(
+    request: Request, actor: Annotated[Actor | None, Depends(_resolve_actor)]
+) -> Actor | None:
+    if actor is not None and actor.via == "cookie" and request.method not in SAFE_METHODS:
+        await _check_csrf(request, actor.session_id or "")
+    request.state.actor = actor
+    return actor
+
+
+async def current_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+    if actor is None:
+        raise NotAuthenticated()
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
+
+
+def require_scope(scope: str):  # noqa: ANN201
+    """Route dependency: the caller's credential must carry `scope` (people carry all scopes)."""
+
+    def check(actor: CurrentActor) -> None:
+        if not actor.has_scope(scope):
+            raise Forbidden(f"This token lacks the `{scope}` scope.")
+
+    return Depends(check)
+
+
+def require_role(*roles: Role):  # noqa: ANN201
+    def check(actor: CurrentActor) -> None:
+        if actor.role not in roles:
+            raise Forbidden("Your role does not allow this.")
+
+    return Depends(check)
+
+
+def require_person():  # noqa: ANN201
+    """Route dependency: people only (service tokens cannot administer accounts or tokens)."""
+
+    def check(actor: CurrentActor) -> None:
+        if actor.token is not None:
+            raise Forbidden("Service tokens cannot do this; log in as a person.")
+
+    return Depends(check)

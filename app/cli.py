@@ -1,0 +1,113 @@
+"""The `procopt` command: serve, migrate, create-user, demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sqlmodel import Session
+
+from app.core.config import ConfigError, get_settings
+from app.core.errors import AppError
+
+
+def _settings_or_exit():  # noqa: ANN202
+    try:
+        return get_settings()
+    except (ConfigError, ValueError) as exc:  # pydantic wraps the validator's error in a ValueError
+        sys.exit(f"procopt: configuration error: {exc}")
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    from app.core.migrate import upgrade
+
+    _settings_or_exit()
+    upgrade()
+    print("procopt: database migrated to the newest revision")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from app import demo
+    from app.core.db import get_engine
+
+    settings = _settings_or_exit()
+    if settings.is_production:
+        sys.exit("procopt: demo data is never loaded in production (PROCOPT_ENV=production)")
+    with Session(get_engine()) as session:
+        if demo.is_empty(session):
+            demo.load(session)
+            session.commit()
+            print("procopt: demo data loaded")
+        else:
+            print("procopt: the database already has data; demo data not loaded")
+    if not args.quiet:
+        print(f"\nDemo accounts (log in at http://{settings.host}:{settings.port}/login):")
+        for email, role, password in demo.credentials():
+            print(f"  {role:<7} {email:<26} password: {password}")
+
+
+def cmd_create_user(args: argparse.Namespace) -> None:
+    from app.core.db import get_engine
+    from app.users.schemas import UserCreate
+    from app.users.service import create_user
+
+    _settings_or_exit()
+    try:
+        data = UserCreate(email=args.email, password=args.password, role=args.role,
+                          display_name=args.name or args.email.split("@")[0], department=args.department)
+    except ValueError as exc:
+        sys.exit(f"procopt: {exc}")
+    with Session(get_engine()) as session:
+        try:
+            user = create_user(session, data, actor=None)
+            session.commit()
+        except AppError as exc:
+            sys.exit(f"procopt: {exc.detail}")
+    print(f"procopt: created {user.role.value} {user.email} (id {user.id})")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = _settings_or_exit()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="procopt", description="procopt: process optimization service")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)").set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("demo", help="load demo data into an empty database and print the demo logins")
+    p.add_argument("--quiet", action="store_true", help="do not print the demo logins")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("create-user", help="create an account")
+    p.add_argument("--email", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--role", default="member", choices=["admin", "lead", "member", "viewer"])
+    p.add_argument("--name", help="display name (default: the email's local part)")
+    p.add_argument("--department", help="department code")
+    p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser("serve", help="serve the app with uvicorn")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Settings from the environment (and an optional `.env` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-0123456789"  # noqa: S105
+MIN_SECRET_BYTES = 32
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_prefix="", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", validation_alias="PROCOPT_ENV"
+    )
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'data' / 'procopt.db'}"
+    secret_key: str = DEV_SECRET_KEY
+    jwt_issuer: str = "procopt"
+    jwt_audience: str = "procopt"
+    access_token_minutes: int = Field(60 * 8, ge=1, le=60 * 24 * 30)
+    login_max_failures_per_account: int = Field(5, ge=1)
+    login_max_failures_per_address: int = Field(20, ge=1)
+    login_window_seconds: int = Field(900, ge=1)
+    default_locale: Literal["en", "zh_CN"] = "en"
+    business_timezone: str = "Asia/Shanghai"
+    page_size_max: int = Field(200, ge=1, le=1000)
+    db_pool_size: int = Field(10, ge=1)
+    log_level: str = "info"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(1, ge=1)
+    # Cookies get the Secure flag when served over https; force it behind a TLS proxy.
+    cookie_secure: bool | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def _check_secret(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key == DEV_SECRET_KEY:
+                raise ConfigError(
+                    "SECRET_KEY is the development default; set SECRET_KEY to a random value of at "
+                    "least 32 bytes (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+                )
+            if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(
+                    f"SECRET_KEY is {len(self.secret_key.encode())} bytes; production needs at least "
+                    f"{MIN_SECRET_BYTES} bytes."
+                )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

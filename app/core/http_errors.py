@@ -1,0 +1,79 @@
+"""One place that turns errors into responses: RFC 9457 problem+json under `/api`, pages elsewhere."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.errors import STATUS_CLASSES, AppError, RuleViolation, field_errors
+from app.core.templating import is_htmx, render
+
+log = logging.getLogger("procopt")
+PROBLEM_JSON = "application/problem+json"
+
+
+class InternalError(AppError):
+    status, code, title = 500, "internal-error", "Internal server error"
+
+
+def wants_problem(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path in ("/healthz", "/readyz")
+
+
+def problem_response(request: Request, exc: AppError) -> Response:
+    if not wants_problem(request):
+        return page_error(request, exc)
+    return JSONResponse(exc.problem(instance=request.url.path), status_code=exc.status,
+                        headers=exc.headers, media_type=PROBLEM_JSON)
+
+
+def page_error(request: Request, exc: AppError) -> Response:
+    if exc.status == 401:
+        target = "/login?next=" + quote(request.url.path, safe="/")
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    if is_htmx(request):
+        response = render(request, "components/error_fragment.html", {"error": exc}, status_code=exc.status)
+        response.headers["HX-Retarget"] = "#messages"
+        response.headers["HX-Reswap"] = "innerHTML"
+    else:
+        response = render(request, "error.html", {"error": exc}, status_code=exc.status)
+    for key, value in exc.headers.items():
+        if key.lower() != "www-authenticate":
+            response.headers[key] = value
+    return response
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> Response:
+        return problem_response(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        cls = STATUS_CLASSES.get(exc.status_code)
+        if cls is None:
+            err = AppError(str(exc.detail))
+            err.status, err.title = exc.status_code, "Error"
+        else:
+            detail = {404: "No such resource.", 405: f"{request.method} is not allowed here."}.get(
+                exc.status_code, str(exc.detail))
+            err = cls(detail, headers=dict(exc.headers or {}))
+        return problem_response(request, err)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = field_errors(list(exc.errors()))
+        summary = "; ".join(f"{e['field'] or e['loc'][-1]}: {e['message']}" for e in errors[:5])
+        return problem_response(request, RuleViolation(f"The request is not valid: {summary}", errors=errors))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(request, InternalError("Something went wrong on our side; it has been logged."))

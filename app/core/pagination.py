@@ -1,0 +1,63 @@
+"""Keyset pagination: opaque cursors, `next_cursor` in the body and an RFC 8288 `Link` header."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import Request, Response
+
+from app.core.errors import RuleViolation
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The sort key of the last item of a page; the next page starts after it."""
+
+    keys: tuple[str, ...]
+    values: tuple[Any, ...]
+
+    def encode(self) -> str:
+        raw = json.dumps({"k": list(self.keys), "v": list(self.values)}, separators=(",", ":"), default=str)
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str, keys: Sequence[str]) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            data = json.loads(raw)
+            got_keys, values = tuple(data["k"]), tuple(data["v"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _bad_cursor() from exc
+        if got_keys != tuple(keys) or len(values) != len(keys):
+            raise _bad_cursor("The cursor belongs to another sort order; start again without it.")
+        return cls(got_keys, values)
+
+
+def _bad_cursor(detail: str = "The cursor is not valid.") -> RuleViolation:
+    return RuleViolation(
+        detail, errors=[{"loc": ["query", "cursor"], "field": "cursor", "message": detail, "type": "cursor"}]
+    )
+
+
+def page_window(rows: list[T], limit: int, cursor_of: Callable[[T], Cursor]) -> tuple[list[T], str | None]:
+    """`rows` were fetched with `limit + 1`: cut to `limit` and say where the next page starts."""
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, cursor_of(rows[-1]).encode()
+    return rows, None
+
+
+def set_link_header(request: Request, response: Response, next_cursor: str | None) -> None:
+    if next_cursor is None:
+        return
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    params.append(("cursor", next_cursor))
+    url = request.url.replace(query=urlencode(params))
+    response.headers["Link"] = f'<{url}>; rel="next"'

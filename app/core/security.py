@@ -1,0 +1,119 @@
+"""Passwords, JWT access tokens, CSRF tokens and service-token secrets.
+
+All JWT handling lives here: HS256 only, `algorithms=["HS256"]` always passed, `exp`, `iat`,
+`sub`, `iss` and `aud` required, any `crit` header refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jose import JWTError, jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from app.core.config import get_settings
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ("exp", "iat", "sub", "iss", "aud")
+SERVICE_TOKEN_PREFIX = "pco_"  # noqa: S105 - a prefix, not a secret
+
+_password_hash = PasswordHash((Argon2Hasher(),))  # argon2id
+# A hash to verify against when the account does not exist, so timing does not reveal it.
+_DUMMY_HASH = _password_hash.hash(secrets.token_urlsafe(16))
+
+
+class InvalidToken(Exception):
+    """The token cannot be trusted."""
+
+
+def hash_password(password: str) -> str:
+    return _password_hash.hash(password)
+
+
+def verify_password(password: str, hashed: str | None) -> bool:
+    if not hashed:
+        _password_hash.verify(password, _DUMMY_HASH)
+        return False
+    try:
+        return _password_hash.verify(password, hashed)
+    except Exception:  # malformed stored hash
+        return False
+
+
+def create_access_token(subject: str, *, minutes: int | None = None, extra: dict[str, Any] | None = None) -> str:
+    settings = get_settings()
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=minutes or settings.access_token_minutes)).timestamp()),
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "jti": secrets.token_urlsafe(12),
+    }
+    if extra:
+        claims.update(extra)
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+
+
+def decode_access_token(token: str) -> dict[str, Any]:
+    settings = get_settings()
+    try:
+        header = jwt.get_unverified_header(token)
+    except JWTError as exc:
+        raise InvalidToken("malformed token") from exc
+    if header.get("alg") != ALGORITHM:
+        raise InvalidToken("unsupported algorithm")
+    if "crit" in header:
+        raise InvalidToken("critical header extensions are not supported")
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={
+                "require_exp": True,
+                "require_iat": True,
+                "require_sub": True,
+                "require_iss": True,
+                "require_aud": True,
+                "verify_exp": True,
+                "verify_iat": True,
+                "verify_aud": True,
+                "verify_iss": True,
+                "verify_signature": True,
+                "leeway": 0,
+            },
+        )
+    except JWTError as exc:
+        raise InvalidToken(str(exc)) from exc
+    missing = [c for c in REQUIRED_CLAIMS if c not in claims]
+    if missing:
+        raise InvalidToken(f"missing claims: {', '.join(missing)}")
+    return claims
+
+
+def csrf_token_for(session_id: str) -> str:
+    """A CSRF token bound to one login session (the JWT's `jti`)."""
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, b"csrf:" + session_id.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token_valid(session_id: str, token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(csrf_token_for(session_id), token)
+
+
+def new_service_token() -> str:
+    return SERVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_service_token(token: str) -> str:
+    """Service tokens are 256-bit random values: SHA-256 is enough to store them (no salt needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,79 @@
+"""Demo data from the method's own examples (never loaded in production)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from app.departments.models import Department
+from app.processes.schemas import ProcessCreate
+from app.processes.service import create_process
+from app.users.models import Role, User
+from app.users.schemas import UserCreate
+from app.users.service import create_user, get_by_email
+
+DEPARTMENTS = [
+    ("operations", "Operations", "运营部"),
+    ("product", "Product", "产品部"),
+    ("technology", "Technology", "技术部"),
+    ("customer_service", "Customer service", "客服部"),
+    ("finance", "Finance", "财务部"),
+    ("legal", "Legal and compliance", "法务合规部"),
+]
+
+# (email, display name, department, role, password) - printed by `make run`; demo only.
+USERS = [
+    ("admin@example.com", "Admin 管理员", "operations", Role.admin, "demo-admin-2026"),
+    ("lead@example.com", "Wang Li 王丽 (ops manager)", "operations", Role.lead, "demo-lead-2026"),
+    ("member@example.com", "Zhang Wei 张伟 (ops specialist)", "operations", Role.member, "demo-member-2026"),
+    ("it@example.com", "Chen Jie 陈杰 (IT engineer)", "technology", Role.member, "demo-member-2026"),
+    ("compliance@example.com", "Liu Yang 刘洋 (compliance)", "legal", Role.member, "demo-member-2026"),
+    ("viewer@example.com", "Zhao Min 赵敏 (finance)", "finance", Role.viewer, "demo-viewer-2026"),
+]
+
+PROCESSES = [
+    {
+        "code": "YH-LC01",
+        "name": "用户注册激活流程 User registration and activation",
+        "description": (
+            "1. User fills in information -> 2. manual review -> 3. system activation -> 4. SMS sent. "
+            "The review checks data in 3 systems by hand (30 min); no fixed contact across departments."
+        ),
+        "owner_department": "operations",
+        "departments": ["operations", "technology", "customer_service"],
+        "owner": "lead@example.com",
+    },
+    {
+        "code": "YH-LC02",
+        "name": "订单履约流程 Order fulfilment",
+        "description": (
+            "Order received -> credit and amount check (orders >= 10,000 need finance approval) -> "
+            "picking -> shipping -> delivery confirmation."
+        ),
+        "owner_department": "operations",
+        "departments": ["operations", "finance", "customer_service", "technology"],
+        "owner": "member@example.com",
+    },
+]
+
+
+def is_empty(session: Session) -> bool:
+    return session.exec(select(User.id).limit(1)).first() is None
+
+
+def load(session: Session) -> None:
+    """Load the demo set into an empty database."""
+    for code, en, zh in DEPARTMENTS:
+        session.add(Department(code=code, name_en=en, name_zh=zh))
+    session.flush()
+    for email, name, dept, role, password in USERS:
+        create_user(session, UserCreate(email=email, display_name=name, department=dept, role=role,
+                                        password=password), actor=None)
+    session.flush()
+    for spec in PROCESSES:
+        owner = get_by_email(session, spec["owner"])
+        data = ProcessCreate(**{k: v for k, v in spec.items() if k != "owner"})
+        create_process(session, data, owner)
+
+
+def credentials() -> list[tuple[str, str, str]]:
+    return [(email, role.value, password) for email, _, _, role, password in USERS]

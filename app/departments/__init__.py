@@ -1,0 +1,1 @@
+"""Departments (operations, product, technology, ...)."""

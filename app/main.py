@@ -1,0 +1,67 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app import __version__
+from app import pages as shell_pages
+from app.auth import api as auth_api
+from app.auth import pages as auth_pages
+from app.core import health, http_errors
+from app.core.config import PROJECT_ROOT, get_settings
+from app.core.middleware import SecurityHeaders
+from app.departments import api as departments_api
+from app.processes import api as processes_api
+from app.processes import pages as processes_pages
+from app.users import api as users_api
+from app.users import pages as users_pages
+
+DESCRIPTION = """
+procopt runs process-optimization initiatives end to end: diagnose, root cause, design,
+pilot, roll out, monitor.
+
+**Authentication.** People: `POST /api/v1/auth/token` (OAuth2 password form) returns a Bearer
+token. Machines (BI tools, other systems): a service token created by an administrator
+(`POST /api/v1/service-tokens`), sent as `Authorization: Bearer pco_...`; its scopes
+(`read`, `write`, `metrics:read`, `metrics:write`) limit what it may do.
+
+**Errors** are RFC 9457 `application/problem+json` with `type`, `title`, `status`, `detail`
+and, for validation errors (422), `errors[]` with each field's location.
+
+**Lists** use keyset pagination: pass `next_cursor` back as `cursor`; the `Link` header
+carries the next page's URL too.
+
+**Concurrent edits**: reads return an `ETag`; `PATCH` requires `If-Match` (428 without it,
+412 when someone else changed the record first).
+"""
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper())
+    app = FastAPI(
+        title="procopt",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+    )
+    http_errors.install(app)
+    app.add_middleware(SecurityHeaders)
+
+    api = APIRouter(prefix="/api/v1")
+    for module in (auth_api, users_api, departments_api, processes_api):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(health.router)
+    for module in (shell_pages, auth_pages, processes_pages, users_pages):
+        app.include_router(module.router,
+                           include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
+    return app

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlmodel import Session
+
+from app.auth.deps import CurrentActor, require_scope
+from app.core.audit import AuditRead
+from app.core.config import get_settings
+from app.core.db import SessionDep
+from app.core.etag import optional_version, required_version, set_etag
+from app.core.pagination import set_link_header
+from app.processes import service
+from app.processes.models import Process, ProcessStatus
+from app.processes.schemas import ProcessCreate, ProcessPage, ProcessRead, ProcessSort, ProcessUpdate
+
+router = APIRouter(prefix="/processes", tags=["processes"])
+ENTITY = "process"
+_PROBLEMS = {
+    403: {"description": "Your role or ownership does not allow this"},
+    404: {"description": "No such process"},
+}
+
+
+def _one(session: Session, response: Response, process: Process) -> ProcessRead:
+    set_etag(response, ENTITY, process.id, process.version)
+    return service.to_read(session, [process])[0]
+
+
+@router.get("", response_model=ProcessPage, dependencies=[require_scope("read")])
+def list_processes(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: CurrentActor,
+    status_: Annotated[ProcessStatus | None, Query(alias="status")] = None,
+    department: Annotated[str | None, Query(max_length=40, description="Owning or involved department code")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text search in code and name")] = None,
+    sort: ProcessSort = ProcessSort.code,
+    limit: Annotated[int, Query(ge=1, description="Page size; capped at PAGE_SIZE_MAX")] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+):
+    """Processes, filtered and sorted, one keyset page at a time (`next_cursor` and `Link: rel=next`)."""
+    flt = service.ProcessFilter(status=status_, department=department, q=q or None, sort=sort)
+    rows, next_cursor = service.list_processes(
+        session, flt, limit=min(limit, get_settings().page_size_max), cursor=cursor
+    )
+    set_link_header(request, response, next_cursor)
+    return ProcessPage(items=service.to_read(session, rows), next_cursor=next_cursor)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProcessRead,
+             dependencies=[require_scope("write")], responses={409: {"description": "Code already used"}})
+def create_process(data: ProcessCreate, session: SessionDep, actor: CurrentActor, response: Response):
+    """Register a process (members, leads and administrators)."""
+    process = service.create_process(session, data, actor.user)
+    response.headers["Location"] = f"/api/v1/processes/{process.id}"
+    return _one(session, response, process)
+
+
+@router.get("/{process_id}", response_model=ProcessRead, dependencies=[require_scope("read")],
+            responses=_PROBLEMS)
+def read_process(process_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+    """One process, with its `ETag` for a later `PATCH`."""
+    return _one(session, response, service.get_process(session, process_id))
+
+
+@router.patch(
+    "/{process_id}",
+    response_model=ProcessRead,
+    dependencies=[require_scope("write")],
+    responses={**_PROBLEMS, 412: {"description": "If-Match is stale"}, 428: {"description": "If-Match missing"}},
+)
+def update_process(process_id: int, data: ProcessUpdate, request: Request, session: SessionDep,
+                   actor: CurrentActor, response: Response):
+    """Change a process. Requires `If-Match` with the ETag last read."""
+    expected = required_version(request, ENTITY, process_id)
+    process = service.update_process(session, process_id, data, actor.user, expected_version=expected)
+    return _one(session, response, process)
+
+
+@router.post("/{process_id}/archive", response_model=ProcessRead, dependencies=[require_scope("write")],
+             responses=_PROBLEMS)
+def archive_process(process_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+                    response: Response):
+    """Archive a process (owner, leads, administrators). `If-Match` is honoured when sent."""
+    process = service.set_status(session, process_id, ProcessStatus.archived, actor.user,
+                                 expected_version=optional_version(request, ENTITY, process_id))
+    return _one(session, response, process)
+
+
+@router.post("/{process_id}/restore", response_model=ProcessRead, dependencies=[require_scope("write")],
+             responses=_PROBLEMS)
+def restore_process(process_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+                    response: Response):
+    """Make an archived process active again."""
+    process = service.set_status(session, process_id, ProcessStatus.active, actor.user,
+                                 expected_version=optional_version(request, ENTITY, process_id))
+    return _one(session, response, process)
+
+
+@router.get("/{process_id}/history", response_model=list[AuditRead], dependencies=[require_scope("read")],
+            responses=_PROBLEMS)
+def process_history(process_id: int, session: SessionDep, actor: CurrentActor):
+    """The audit trail of a process, newest first (administrators and leads)."""
+    return service.process_history(session, process_id, actor.user)

@@ -1,0 +1,1 @@
+"""People: accounts, global roles, administration."""

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.core.db import UTCDateTime, enum_column, utcnow
+
+
+class Role(enum.StrEnum):
+    admin = "admin"
+    lead = "lead"
+    member = "member"
+    viewer = "viewer"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254)
+    # Lower-cased email: uniqueness and lookups are case-insensitive.
+    email_norm: str = Field(max_length=254, unique=True)
+    display_name: str = Field(max_length=120)
+    department_id: int | None = Field(default=None, foreign_key="departments.id", ondelete="SET NULL")
+    role: Role = Field(sa_column=sa.Column(enum_column(Role, "role"), nullable=False))
+    is_active: bool = Field(default=True)
+    password_hash: str = Field(max_length=255)
+    locale: str | None = Field(default=None, max_length=10)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    version: int = Field(default=1, nullable=False)

@@ -1,0 +1,104 @@
+"""Test fixtures: a database migrated by Alembic per backend, one rolled-back transaction per test.
+
+Every database test runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set
+(e.g. `postgresql+psycopg://postgres@127.0.0.1:5432/test`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("PROCOPT_ENV", "test")
+_TMP = Path(tempfile.mkdtemp(prefix="procopt-tests-"))
+os.environ["DATABASE_URL"] = f"sqlite:///{_TMP / 'app.db'}"
+
+import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from app.core import db as core_db  # noqa: E402
+from app.core.migrate import downgrade, upgrade  # noqa: E402
+from app.main import create_app  # noqa: E402
+from tests.factories import Factory  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+def backend_url(backend: str) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{_TMP / 'test.db'}"
+    return os.environ["TEST_DATABASE_URL"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def engine(backend: str) -> Iterator[sa.Engine]:
+    url = backend_url(backend)
+    downgrade(url, "base")  # a database left by an earlier run starts clean
+    upgrade(url)
+    eng = core_db.make_engine(url)
+    core_db.set_engine(eng)
+    yield eng
+    core_db.set_engine(None)
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: sa.Engine) -> Iterator[sa.Connection]:
+    conn = engine.connect()
+    trans = conn.begin()
+    try:
+        yield conn
+    finally:
+        trans.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def session(connection: sa.Connection) -> Iterator[Session]:
+    """The test's own session; requests' sessions commit into savepoints of the same transaction."""
+    with Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def app():  # noqa: ANN201
+    return create_app()
+
+
+@pytest.fixture
+def client(app, connection: sa.Connection) -> Iterator[TestClient]:  # noqa: ANN001
+    def request_session() -> Iterator[Session]:
+        with Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
+            try:
+                yield s
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+
+    app.dependency_overrides[core_db.get_session] = request_session
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+    app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def factory(session: Session) -> Factory:
+    return Factory(session)
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"the product owner's shared folder is absent ({SHARED})")
+    return SHARED
