@@ -57,7 +57,7 @@ def cmd_create_user(args: argparse.Namespace) -> None:
                           display_name=args.name or args.email.split("@")[0], department=args.department)
     except ValueError as exc:
         sys.exit(f"procopt: {exc}")
-    with Session(get_engine()) as session:
+    with Session(get_engine(), expire_on_commit=False) as session:
         try:
             user = create_user(session, data, actor=None)
             session.commit()

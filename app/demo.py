@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from app.departments.models import Department
+from app.metrics.demo import load_metrics
 from app.processes.schemas import ProcessCreate
 from app.processes.service import create_process
 from app.users.models import Role, User
@@ -73,6 +74,15 @@ def load(session: Session) -> None:
         owner = get_by_email(session, spec["owner"])
         data = ProcessCreate(**{k: v for k, v in spec.items() if k != "owner"})
         create_process(session, data, owner)
+    load_metrics(session)
+    load_initiatives(session)
+
+
+def load_initiatives(session: Session) -> None:
+    """YH-LC01's initiative: survey, research, problems with causes and whys (app/initiatives/demo.py)."""
+    from app.initiatives.demo import load as load_yh_lc01
+
+    load_yh_lc01(session)
 
 
 def credentials() -> list[tuple[str, str, str]]:

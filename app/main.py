@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
@@ -13,8 +13,13 @@ from app.auth import api as auth_api
 from app.auth import pages as auth_pages
 from app.core import health, http_errors
 from app.core.config import PROJECT_ROOT, get_settings
-from app.core.middleware import SecurityHeaders
+from app.core.middleware import CatchAll, SecurityHeaders
 from app.departments import api as departments_api
+from app.initiatives import routes as initiative_routes
+from app.metrics import api as metrics_api
+from app.metrics import pages as metrics_pages
+from app.mining import api as mining_api
+from app.mining import pages as mining_pages
 from app.processes import api as processes_api
 from app.processes import pages as processes_pages
 from app.users import api as users_api
@@ -53,15 +58,16 @@ def create_app() -> FastAPI:
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     http_errors.install(app)
+    app.add_middleware(CatchAll, handler=http_errors.unexpected)  # inside SecurityHeaders: 500s get headers
     app.add_middleware(SecurityHeaders)
 
-    api = APIRouter(prefix="/api/v1")
-    for module in (auth_api, users_api, departments_api, processes_api):
-        api.include_router(module.router)
-    app.include_router(api)
+    for module in (processes_api, auth_api, users_api, departments_api, mining_api, metrics_api):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(initiative_routes.api_router, prefix="/api/v1")
     app.include_router(health.router)
-    for module in (shell_pages, auth_pages, processes_pages, users_pages):
+    for module in (shell_pages, auth_pages, processes_pages, users_pages, mining_pages, metrics_pages):
         app.include_router(module.router,
                            include_in_schema=False)
+    app.include_router(initiative_routes.pages_router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import event
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401 - registers every table on the metadata
@@ -36,9 +37,20 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     engine = make_engine(_url())
+    if engine.dialect.name == "sqlite":
+        # Batch mode rebuilds a table by copy, DROP and rename. With foreign keys on, that DROP fails when
+        # rows point at the table (ON DELETE RESTRICT) or silently nulls or deletes them (SET NULL,
+        # CASCADE). The pragma is a no-op inside a transaction, hence on connect, after the app's pragmas.
+        event.listen(engine, "connect", _sqlite_foreign_keys_off)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
+
+
+def _sqlite_foreign_keys_off(dbapi_connection, _record) -> None:  # noqa: ANN001
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.close()
 
 
 def _run(connection) -> None:  # noqa: ANN001
@@ -50,6 +62,11 @@ def _run(connection) -> None:  # noqa: ANN001
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            # Foreign keys were not enforced while migrating: a migration leaving dangling references fails.
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration leaves rows with dangling foreign keys: {broken[:10]}")
 
 
 if context.is_offline_mode():

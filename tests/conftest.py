@@ -79,12 +79,7 @@ def app():  # noqa: ANN201
 def client(app, connection: sa.Connection) -> Iterator[TestClient]:  # noqa: ANN001
     def request_session() -> Iterator[Session]:
         with Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
-            try:
-                yield s
-                s.commit()
-            except BaseException:
-                s.rollback()
-                raise
+            yield from core_db.unit_of_work(s)
 
     app.dependency_overrides[core_db.get_session] = request_session
     with TestClient(app, raise_server_exceptions=False) as c:

@@ -57,7 +57,9 @@ class Factory:
         data = {"code": f"T-{n:04d}", "name": f"Process {n}", "owner_department": "operations",
                 "departments": ["operations", "technology"]}
         data.update(fields)
-        return create_process(self.session, ProcessCreate(**data), owner)
+        process = create_process(self.session, ProcessCreate(**data), owner)
+        self.session.flush()  # the audit record too, so requests see it
+        return process
 
     def service_token(self, scopes: list[str], owner: User | None = None) -> str:
         owner = owner or self.user(Role.admin)

@@ -14,6 +14,8 @@ from app.core.http_errors import problem_response
 from app.core.security import create_access_token
 
 router = APIRouter(tags=["auth"])
+# Responses carrying a credential must not be stored by any cache (RFC 6749 section 5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def client_address(request: Request) -> str:
@@ -28,6 +30,7 @@ def client_address(request: Request) -> str:
 )
 def issue_token(
     request: Request,
+    response: Response,
     session: SessionDep,
     username: Annotated[str, Form(description="The account's email.")],
     password: Annotated[str, Form()],
@@ -39,6 +42,7 @@ def issue_token(
         # Answer without raising so the unit of work commits the recorded failure.
         return problem_response(request, exc)
     minutes = get_settings().access_token_minutes
+    response.headers.update(NO_STORE)
     return TokenResponse(access_token=create_access_token(str(user.id)), expires_in=minutes * 60)
 
 
@@ -48,6 +52,7 @@ def create_service_token(data: ServiceTokenCreate, session: SessionDep, actor: C
     """Create a machine credential (administrators). The secret is returned once, in `token`."""
     token, secret = service.create_service_token(session, data, actor.user)
     response.headers["Location"] = f"/api/v1/service-tokens/{token.id}"
+    response.headers.update(NO_STORE)
     return ServiceTokenCreated(**ServiceTokenRead.model_validate(token).model_dump(), token=secret)
 
 

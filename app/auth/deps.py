@@ -6,9 +6,10 @@ form field `csrf_token` for plain forms); Bearer requests are exempt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Annotated
+from types import SimpleNamespace
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlmodel import Session, select
@@ -41,6 +42,8 @@ class Actor:
     scopes: frozenset[str] = field(default_factory=lambda: frozenset(ALL_SCOPES))
     session_id: str | None = None
     token: ServiceToken | None = None
+    # The account's columns as loaded, for pages rendered after the unit of work has ended.
+    profile: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def role(self) -> Role:
@@ -52,6 +55,13 @@ class Actor:
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def detached(self) -> Actor:
+        """This actor with a plain copy of the account, safe to render once the request's session
+        has rolled back (which expires ORM instances) and closed: error pages."""
+        if self.profile is None:
+            return self
+        return replace(self, user=SimpleNamespace(**self.profile), token=None)  # type: ignore[arg-type]
 
 
 def _bearer(request: Request) -> str | None:
@@ -130,6 +140,8 @@ async def optional_actor(
 ) -> Actor | None:
     if actor is not None and actor.via == "cookie" and request.method not in SAFE_METHODS:
         await _check_csrf(request, actor.session_id or "")
+    if actor is not None:
+        actor = replace(actor, profile=actor.user.model_dump(exclude={"password_hash"}))
     request.state.actor = actor
     return actor
 
@@ -147,17 +159,9 @@ OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
 def require_scope(scope: str):  # noqa: ANN201
     """Route dependency: the caller's credential must carry `scope` (people carry all scopes)."""
 
-    def check(actor: CurrentActor) -> None:
+    async def check(actor: CurrentActor) -> None:  # async: no thread-pool hop for a set lookup
         if not actor.has_scope(scope):
             raise Forbidden(f"This token lacks the `{scope}` scope.")
-
-    return Depends(check)
-
-
-def require_role(*roles: Role):  # noqa: ANN201
-    def check(actor: CurrentActor) -> None:
-        if actor.role not in roles:
-            raise Forbidden("Your role does not allow this.")
 
     return Depends(check)
 
@@ -165,7 +169,7 @@ def require_role(*roles: Role):  # noqa: ANN201
 def require_person():  # noqa: ANN201
     """Route dependency: people only (service tokens cannot administer accounts or tokens)."""
 
-    def check(actor: CurrentActor) -> None:
+    async def check(actor: CurrentActor) -> None:
         if actor.token is not None:
             raise Forbidden("Service tokens cannot do this; log in as a person.")
 

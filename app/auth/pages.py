@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.auth import service
-from app.auth.api import client_address
+from app.auth.api import NO_STORE, client_address
 from app.auth.deps import COOKIE_NAME, CurrentActor, OptionalActor
 from app.auth.schemas import ServiceTokenCreate
 from app.core.config import get_settings
@@ -94,9 +94,12 @@ def create_token(request: Request, session: SessionDep, actor: CurrentActor, for
             session.rollback()
             errors = service_errors(exc, gettext)
     tokens = service.list_service_tokens(session, actor.user)
-    return render(request, "auth/tokens.html",
-                  {"tokens": tokens, "values": {} if secret else values, "errors": errors, "secret": secret},
-                  status_code=422 if errors else 200)
+    response = render(request, "auth/tokens.html",
+                      {"tokens": tokens, "values": {} if secret else values, "errors": errors, "secret": secret},
+                      status_code=422 if errors else 200)
+    if secret:
+        response.headers.update(NO_STORE)  # the page shows the secret: no cache may keep it
+    return response
 
 
 @router.post("/admin/tokens/{token_id}/revoke")

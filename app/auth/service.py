@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import timedelta
 
@@ -18,9 +19,19 @@ from app.core.security import hash_service_token, new_service_token, verify_pass
 from app.users.models import Role, User
 from app.users.service import get_by_email, normalize_email
 
+KEY_MAX = 300  # LoginFailure.key's column width
+
+
+def _key(kind: str, value: str) -> str:
+    key = f"{kind}:{value}"
+    if len(key) <= KEY_MAX:
+        return key
+    # Whatever was typed into the email field is counted, however long: hashed to fit the column.
+    return f"{kind}#sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+
 
 def _keys(email: str, address: str) -> tuple[str, str]:
-    return f"acct:{normalize_email(email)}", f"addr:{address}"
+    return _key("acct", normalize_email(email)), _key("addr", address)
 
 
 def _check_rate_limit(session: Session, email: str, address: str) -> None:

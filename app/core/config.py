@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     business_timezone: str = "Asia/Shanghai"
     page_size_max: int = Field(200, ge=1, le=1000)
     db_pool_size: int = Field(10, ge=1)
+    # Event-log uploads larger than this many bytes, or with more events, are refused with 413.
+    eventlog_max_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    eventlog_max_events: int = Field(5_000_000, ge=1)
     log_level: str = "info"
     host: str = "127.0.0.1"
     port: int = 8000

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
@@ -68,12 +69,19 @@ _engine: Engine | None = None
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+    # Let SQLAlchemy, not the driver, decide when transactions begin (see `_sqlite_begin`), so that
+    # SAVEPOINTs nest correctly: pysqlite otherwise delays BEGIN until the first write.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -83,6 +91,7 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     settings = get_settings()
     return sa.create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=10)
@@ -101,19 +110,47 @@ def set_engine(engine: Engine | None) -> None:
     _engine = engine
 
 
-def session_scope() -> Iterator[Session]:
-    """The unit of work: commit when the handler returns, roll back when it raises."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        try:
-            yield session
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """Commit when the handler returns, roll back when it raises.
+
+    On an error the loaded objects are detached first: a rollback would expire them, and the error
+    page still renders them (the actor's user in the page header) after the session is gone, which
+    would turn every 403/404 page of a logged-in user into a 500 (DetachedInstanceError).
+    """
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.expunge_all()
+        session.rollback()
+        raise
+
+
+def _finish(session: Session, ok: bool) -> None:
+    try:
+        if ok:
             session.commit()
-        except BaseException:
+        else:
+            session.expunge_all()  # see unit_of_work
             session.rollback()
-            raise
+    finally:
+        session.close()
 
 
-def get_session() -> Iterator[Session]:
-    yield from session_scope()
+async def get_session() -> AsyncIterator[Session]:
+    """The unit of work of one request (see `unit_of_work`).
+
+    An async dependency so that FastAPI does not hop to the thread pool to open the session (which does
+    no I/O until its first query); the commit or rollback and the close run in the thread pool in one go.
+    Handlers stay plain `def` functions and use the session from their worker thread.
+    """
+    session = Session(get_engine(), expire_on_commit=False)
+    try:
+        yield session
+    except BaseException:
+        await run_in_threadpool(_finish, session, False)
+        raise
+    await run_in_threadpool(_finish, session, True)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

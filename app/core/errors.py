@@ -49,7 +49,7 @@ class NotAuthenticated(AppError):
     status, code, title = 401, "not-authenticated", "Not authenticated"
 
     def __init__(self, detail: str | None = None, **kw: Any) -> None:
-        kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        kw["headers"] = {"WWW-Authenticate": "Bearer", **(kw.get("headers") or {})}
         super().__init__(detail or "Missing or invalid credentials.", **kw)
 
 
@@ -88,8 +88,10 @@ class PreconditionRequired(AppError):
 class TooManyRequests(AppError):
     status, code, title = 429, "too-many-requests", "Too many requests"
 
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+    def __init__(self, detail: str | None = None, retry_after: int | None = None, **kw: Any) -> None:
+        if retry_after is not None:
+            kw["headers"] = {**(kw.get("headers") or {}), "Retry-After": str(retry_after)}
+        super().__init__(detail, **kw)
 
 
 STATUS_CLASSES: dict[int, type[AppError]] = {

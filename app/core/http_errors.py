@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from http import HTTPStatus
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -33,6 +35,11 @@ def problem_response(request: Request, exc: AppError) -> Response:
 
 
 def page_error(request: Request, exc: AppError) -> Response:
+    actor = getattr(request.state, "actor", None)
+    if actor is not None and hasattr(actor, "detached"):
+        # The request's session rolled back and closed before this handler runs: its ORM objects
+        # are expired and detached, so the page is rendered from the actor's loaded copy.
+        request.state.actor = actor.detached()
     if exc.status == 401:
         target = "/login?next=" + quote(request.url.path, safe="/")
         if is_htmx(request):
@@ -59,8 +66,13 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         cls = STATUS_CLASSES.get(exc.status_code)
         if cls is None:
-            err = AppError(str(exc.detail))
-            err.status, err.title = exc.status_code, "Error"
+            err = AppError(str(exc.detail), headers=dict(exc.headers or {}))
+            try:
+                err.title = HTTPStatus(exc.status_code).phrase
+            except ValueError:
+                err.title = "Error"
+            err.status = exc.status_code
+            err.code = re.sub(r"[^a-z0-9]+", "-", err.title.lower()).strip("-") or "error"
         else:
             detail = {404: "No such resource.", 405: f"{request.method} is not allowed here."}.get(
                 exc.status_code, str(exc.detail))
@@ -73,7 +85,9 @@ def install(app: FastAPI) -> None:
         summary = "; ".join(f"{e['field'] or e['loc'][-1]}: {e['message']}" for e in errors[:5])
         return problem_response(request, RuleViolation(f"The request is not valid: {summary}", errors=errors))
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return problem_response(request, InternalError("Something went wrong on our side; it has been logged."))
+    app.add_exception_handler(Exception, unexpected)
+
+
+async def unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(request, InternalError("Something went wrong on our side; it has been logged."))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from babel import Locale
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations
 from fastapi import Request
@@ -66,13 +65,29 @@ def negotiate(request: Request) -> str:
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LOCALES:
         return chosen
-    header = request.headers.get("accept-language", "")
-    if header:
-        preferred = [part.split(";")[0].strip().replace("-", "_") for part in header.split(",") if part.strip()]
-        match = Locale.negotiate(preferred, LOCALES, sep="_")
-        if match is not None:
-            return str(match)
+    for tag in _accept_language(request.headers.get("accept-language", "")):
+        primary = tag.split("-")[0]
+        if primary == "zh":
+            return "zh_CN"  # the interface is written in Simplified Chinese
+        if primary == "en":
+            return "en"
     return get_settings().default_locale
+
+
+def _accept_language(header: str) -> list[str]:
+    """Language tags of an Accept-Language header, most preferred first (q=0 dropped)."""
+    weighted = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if tag and quality > 0:
+            weighted.append((-quality, position, tag.strip().lower().replace("_", "-")))
+    return [tag for _, _, tag in sorted(weighted)]
 
 
 def gettext_for(locale: str):  # noqa: ANN201

@@ -28,19 +28,25 @@ class Cursor:
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, token: str, keys: Sequence[str]) -> Cursor:
+    def decode(cls, token: str, keys: Sequence[str], types: Sequence[type] | None = None) -> Cursor:
+        """The cursor of `token`, made for `keys`; with `types`, each value must be of its type (a bool
+        is not an int): a tampered cursor is then a 422 rather than a database error."""
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             data = json.loads(raw)
             got_keys, values = tuple(data["k"]), tuple(data["v"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise _bad_cursor() from exc
+            raise bad_cursor() from exc
         if got_keys != tuple(keys) or len(values) != len(keys):
-            raise _bad_cursor("The cursor belongs to another sort order; start again without it.")
+            raise bad_cursor("The cursor belongs to another sort order; start again without it.")
+        if types is not None and not all(
+            isinstance(v, t) and not (isinstance(v, bool) and t is not bool) for v, t in zip(values, types, strict=True)
+        ):
+            raise bad_cursor()
         return cls(got_keys, values)
 
 
-def _bad_cursor(detail: str = "The cursor is not valid.") -> RuleViolation:
+def bad_cursor(detail: str = "The cursor is not valid.") -> RuleViolation:
     return RuleViolation(
         detail, errors=[{"loc": ["query", "cursor"], "field": "cursor", "message": detail, "type": "cursor"}]
     )

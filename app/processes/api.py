@@ -31,7 +31,6 @@ def _one(session: Session, response: Response, process: Process) -> ProcessRead:
 @router.get("", response_model=ProcessPage, dependencies=[require_scope("read")])
 def list_processes(
     request: Request,
-    response: Response,
     session: SessionDep,
     actor: CurrentActor,
     status_: Annotated[ProcessStatus | None, Query(alias="status")] = None,
@@ -46,8 +45,11 @@ def list_processes(
     rows, next_cursor = service.list_processes(
         session, flt, limit=min(limit, get_settings().page_size_max), cursor=cursor
     )
-    set_link_header(request, response, next_cursor)
-    return ProcessPage(items=service.to_read(session, rows), next_cursor=next_cursor)
+    page = ProcessPage(items=service.to_read(session, rows), next_cursor=next_cursor)
+    # Serialised here, once: returning the model would make FastAPI validate all items again.
+    answer = Response(page.model_dump_json(), media_type="application/json")
+    set_link_header(request, answer, next_cursor)
+    return answer
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProcessRead,

@@ -50,6 +50,7 @@ def new_user(request: Request, session: SessionDep, actor: CurrentActor) -> Resp
 
 @router.post("/new")
 def create_user(request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
+    _require_admin(actor.user)
     gettext = gettext_for(negotiate(request))
     values = {k: form.get(k, "") for k in ("email", "display_name", "role", "password")}
     values["department"] = form.get("department") or None
@@ -76,6 +77,7 @@ def edit_user(user_id: int, request: Request, session: SessionDep, actor: Curren
 @router.post("/{user_id}/edit")
 def update_user(user_id: int, request: Request, session: SessionDep, actor: CurrentActor,
                 form: FormData) -> Response:
+    _require_admin(actor.user)  # before anything: a refused form would show the account's details
     gettext = gettext_for(negotiate(request))
     values: dict[str, Any] = {k: form.get(k, "") for k in ("display_name", "role")}
     values["department"] = form.get("department") or None

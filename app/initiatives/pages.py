@@ -1,0 +1,318 @@
+"""Initiative pages: list, create, overview (team, phases, gate), settings, history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from app.auth.deps import CurrentActor
+from app.core.db import SessionDep
+from app.core.errors import Conflict, Forbidden, PreconditionFailed, RuleViolation
+from app.core.forms import FormData, parse_form, service_errors
+from app.core.i18n import gettext_for, negotiate
+from app.core.templating import redirect, render
+from app.initiatives import service
+from app.initiatives.labels import GATE_MESSAGES
+from app.initiatives.models import PHASES, InitiativeStatus, Phase, ProjectRole, Trigger
+from app.initiatives.schemas import (
+    AdvanceRequest,
+    BackToDesignRequest,
+    InitiativeCreate,
+    InitiativeUpdate,
+    MemberCreate,
+    MemberUpdate,
+    PhaseUpdate,
+)
+from app.users.models import User
+
+router = APIRouter()
+PAGE_SIZE = 25
+
+
+def _gettext(request: Request):  # noqa: ANN202
+    return gettext_for(negotiate(request))
+
+
+def _version(form: dict[str, Any]) -> int:
+    try:
+        return int(form.get("version", ""))
+    except (TypeError, ValueError):
+        return -1
+
+
+def initiative_context(session: Session, actor: User, initiative_id: int) -> dict[str, Any]:
+    """What every initiative page shows in its header: the initiative, its phases and the caller's rights."""
+    ini = service.get_initiative(session, initiative_id)
+    return {
+        "ini": service.to_read(session, [ini])[0],
+        "can_edit": service.can_edit(session, actor, ini),
+        "can_manage": service.can_manage(session, actor, ini),
+    }
+
+
+def gate_view(gettext, gate) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Gate criteria with their message in the user's language."""
+    return [{"code": c.code, "met": c.met,
+             "text": gettext(GATE_MESSAGES[c.code]).format(**c.params) if c.code in GATE_MESSAGES else c.message}
+            for c in gate.criteria]
+
+
+@router.get("/initiatives")
+def initiative_list(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    q: Annotated[str, Query(max_length=200)] = "",
+    status: Annotated[str, Query(max_length=20)] = "",
+    phase: Annotated[str, Query(max_length=20)] = "",
+    mine: Annotated[str, Query(max_length=5)] = "",
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    flt = service.InitiativeFilter(
+        status=InitiativeStatus(status) if status in InitiativeStatus.__members__ else None,
+        phase=Phase(phase) if phase in Phase.__members__ else None,
+        member_id=actor.user.id if mine else None, q=q or None)
+    rows, next_cursor = service.list_initiatives(session, flt, limit=PAGE_SIZE, cursor=cursor)
+    return render(request, "initiatives/list.html", {
+        "items": service.to_read(session, rows),
+        "next_cursor": next_cursor,
+        "filters": {"q": q, "status": status, "phase": phase, "mine": mine},
+        "statuses": list(InitiativeStatus),
+        "phases": PHASES,
+        "can_create": service.can_create(actor.user),
+    }, block="more_rows" if cursor else "rows")
+
+
+def _form(request: Request, session: Session, actor: User, *, values: dict[str, Any], errors: dict[str, str],
+          ini: Any = None, status_code: int = 200) -> Response:
+    return render(request, "initiatives/form.html", {
+        "values": values, "errors": errors, "ini": ini,
+        "processes": service.active_processes(session),
+        "people": service.candidate_members(session),
+        "triggers": list(Trigger),
+        "statuses": list(InitiativeStatus),
+        "can_pick_leader": actor.role.value in ("admin", "lead"),
+    }, block="form", status_code=status_code)
+
+
+def _create_values(form: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {k: form.get(k, "") for k in ("title", "trigger", "goal")}
+    for key in ("process_id", "leader_id", "priority_threshold"):
+        raw = str(form.get(key) or "").strip()
+        if raw:
+            values[key] = int(raw) if raw.isdigit() else raw
+    if form.get("start_date"):
+        values["start_date"] = form["start_date"]
+    return values
+
+
+@router.get("/initiatives/new")
+def new_initiative(request: Request, session: SessionDep, actor: CurrentActor,
+                   process_id: Annotated[int | None, Query()] = None) -> Response:
+    if not service.can_create(actor.user):
+        raise Forbidden("Only leads and administrators start initiatives.")
+    return _form(request, session, actor.user, errors={},
+                 values={"process_id": process_id, "priority_threshold": 3, "trigger": "inefficiency"})
+
+
+@router.post("/initiatives/new")
+def create_initiative(request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
+    gettext = _gettext(request)
+    values = _create_values(form)
+    data, errors = parse_form(InitiativeCreate, values, gettext)
+    if data is not None:
+        try:
+            ini = service.create_initiative(session, data, actor.user)
+        except (RuleViolation, Forbidden) as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return redirect(request, f"/initiatives/{ini.id}", flash="initiative_created")
+    return _form(request, session, actor.user, values=values, errors=errors, status_code=422)
+
+
+def _overview(request: Request, session: Session, actor: User, initiative_id: int, *,
+              errors: dict[str, dict[str, str]] | None = None, block: str | None = None,
+              status_code: int = 200, override_open: bool = False) -> Response:
+    ctx = initiative_context(session, actor, initiative_id)
+    gate = service.gate(session, initiative_id)
+    ctx.update({
+        "tab": "overview",
+        "gate": gate,
+        "criteria": gate_view(_gettext(request), gate),
+        "people": service.candidate_members(session) if ctx["can_manage"] else [],
+        "roles": list(ProjectRole),
+        "errors": errors or {},
+        "override_open": override_open,
+        "can_see_history": service.can_see_history(session, actor, service.get_initiative(session, initiative_id)),
+        "back_to_design_allowed": ctx["ini"].current_phase in service.BACK_TO_DESIGN_FROM,
+    })
+    return render(request, "initiatives/detail.html", ctx, block=block, status_code=status_code)
+
+
+@router.get("/initiatives/{initiative_id}")
+def initiative_detail(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    return _overview(request, session, actor.user, initiative_id)
+
+
+@router.get("/initiatives/{initiative_id}/edit")
+def edit_initiative(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    ini = service.get_initiative(session, initiative_id)
+    service.require_manage(session, actor.user, ini)
+    read = service.to_read(session, [ini])[0]
+    return _form(request, session, actor.user, values=read.model_dump(), errors={}, ini=read)
+
+
+@router.post("/initiatives/{initiative_id}/edit")
+def update_initiative(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+                      form: FormData) -> Response:
+    gettext = _gettext(request)
+    values = {k: form.get(k, "") for k in ("title", "trigger", "goal", "status")}
+    raw = str(form.get("priority_threshold", "")).strip()
+    values["priority_threshold"] = int(raw) if raw.isdigit() else raw
+    data, errors = parse_form(InitiativeUpdate, values, gettext)
+    version = _version(form)
+    if data is not None:
+        try:
+            service.update_initiative(session, initiative_id, data, actor.user, expected_version=version)
+        except PreconditionFailed:
+            session.rollback()
+            errors = {"__all__": gettext("Someone else changed this initiative while you were editing. "
+                                         "Their version is shown below; apply your change again.")}
+        except RuleViolation as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return redirect(request, f"/initiatives/{initiative_id}", flash="initiative_updated")
+    ini = service.to_read(session, [service.get_initiative(session, initiative_id)])[0]
+    shown = ini.model_dump() if version != ini.version else {**ini.model_dump(), **values}
+    return _form(request, session, actor.user, values=shown, errors=errors, ini=ini, status_code=422)
+
+
+def _int(form: dict[str, Any], key: str) -> Any:
+    raw = str(form.get(key, "")).strip()
+    return int(raw) if raw.isdigit() else raw
+
+
+@router.post("/initiatives/{initiative_id}/team")
+def add_member(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+               form: FormData) -> Response:
+    gettext = _gettext(request)
+    data, errors = parse_form(MemberCreate, {"user_id": _int(form, "user_id"),
+                                             "project_role": form.get("project_role", "")}, gettext)
+    if data is not None:
+        try:
+            service.add_member(session, initiative_id, data, actor.user)
+        except (RuleViolation, Conflict) as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return redirect(request, f"/initiatives/{initiative_id}#team")
+    return _overview(request, session, actor.user, initiative_id, errors={"team": errors}, block="team",
+                     status_code=422)
+
+
+@router.post("/initiatives/{initiative_id}/team/{member_id}/role")
+def change_role(initiative_id: int, member_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+                form: FormData) -> Response:
+    gettext = _gettext(request)
+    data, errors = parse_form(MemberUpdate, {"project_role": form.get("project_role", "")}, gettext)
+    if data is not None:
+        try:
+            service.update_member(session, initiative_id, member_id, data, actor.user,
+                                  expected_version=_version(form))
+        except PreconditionFailed:
+            session.rollback()
+            errors = {"__all__": gettext("Someone else changed the team meanwhile; try again.")}
+        except RuleViolation as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return redirect(request, f"/initiatives/{initiative_id}#team")
+    return _overview(request, session, actor.user, initiative_id, errors={"team": errors}, block="team",
+                     status_code=422)
+
+
+@router.post("/initiatives/{initiative_id}/team/{member_id}/remove")
+def remove_member(initiative_id: int, member_id: int, request: Request, session: SessionDep,
+                  actor: CurrentActor) -> Response:
+    gettext = _gettext(request)
+    try:
+        service.remove_member(session, initiative_id, member_id, actor.user)
+    except RuleViolation as exc:
+        session.rollback()
+        return _overview(request, session, actor.user, initiative_id, block="team", status_code=422,
+                         errors={"team": service_errors(exc, gettext)})
+    return redirect(request, f"/initiatives/{initiative_id}#team")
+
+
+@router.post("/initiatives/{initiative_id}/phases/{phase}")
+def update_phase(initiative_id: int, phase: Phase, request: Request, session: SessionDep, actor: CurrentActor,
+                 form: FormData) -> Response:
+    gettext = _gettext(request)
+    values = {k: form.get(k) or None for k in ("planned_start", "planned_end", "actual_start", "actual_end")}
+    values = {k: v for k, v in values.items() if v is not None or k.startswith("actual")}
+    data, errors = parse_form(PhaseUpdate, values, gettext)
+    if data is not None:
+        try:
+            service.update_phase(session, initiative_id, phase, data, actor.user, expected_version=_version(form))
+        except PreconditionFailed:
+            session.rollback()
+            errors = {"__all__": gettext("Someone else changed this phase meanwhile; try again.")}
+        except RuleViolation as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return redirect(request, f"/initiatives/{initiative_id}#phases")
+    return _overview(request, session, actor.user, initiative_id, errors={f"phase_{phase.value}": errors},
+                     block="phases", status_code=422)
+
+
+@router.post("/initiatives/{initiative_id}/advance")
+def advance(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+            form: FormData) -> Response:
+    gettext = _gettext(request)
+    reason = str(form.get("override_reason", "")).strip()
+    data, errors = parse_form(AdvanceRequest, {"override_reason": reason or None}, gettext)
+    if data is not None:
+        try:
+            service.advance(session, initiative_id, data, actor.user, expected_version=_version(form))
+        except PreconditionFailed:
+            session.rollback()
+            errors = {"__all__": gettext("Someone else changed this initiative meanwhile; look again.")}
+        except RuleViolation as exc:
+            session.rollback()
+            errors = {"__all__": gettext("The gate does not hold yet: see what is missing below.")} \
+                if exc.extra.get("overridable") is not None else service_errors(exc, gettext)
+        else:
+            return redirect(request, f"/initiatives/{initiative_id}", flash="phase_advanced")
+    return _overview(request, session, actor.user, initiative_id, errors={"gate": errors}, block="gate",
+                     status_code=422, override_open=bool(reason))
+
+
+@router.post("/initiatives/{initiative_id}/back-to-design")
+def back_to_design(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+                   form: FormData) -> Response:
+    gettext = _gettext(request)
+    data, errors = parse_form(BackToDesignRequest, {"reason": form.get("reason", "")}, gettext)
+    if data is not None:
+        try:
+            service.back_to_design(session, initiative_id, data, actor.user, expected_version=_version(form))
+        except (PreconditionFailed, RuleViolation) as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return redirect(request, f"/initiatives/{initiative_id}", flash="phase_back_to_design")
+    return _overview(request, session, actor.user, initiative_id, errors={"back": errors}, block="gate",
+                     status_code=422)
+
+
+@router.get("/initiatives/{initiative_id}/history")
+def initiative_history(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    records = service.initiative_history(session, initiative_id, actor.user)
+    ctx = initiative_context(session, actor.user, initiative_id)
+    ctx.update({"records": records, "tab": "history"})
+    return render(request, "initiatives/history.html", ctx)

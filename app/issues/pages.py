@@ -1,0 +1,297 @@
+"""Problem pages: the list with filters, a problem with its fishbone and 5-Whys, the priority matrix board."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from app.auth.deps import CurrentActor
+from app.core.db import SessionDep
+from app.core.errors import NotFound, PreconditionFailed, RuleViolation
+from app.core.forms import FormData
+from app.core.i18n import gettext_for, negotiate
+from app.core.templating import is_htmx, redirect, render
+from app.initiatives.forms import as_list, number, parse, service_errors, version
+from app.initiatives.pages import initiative_context
+from app.issues import fishbone, service
+from app.issues.models import CauseCategory, IssueSource, IssueStatus, ProblemCategory
+from app.issues.schemas import (
+    CauseCreate,
+    CauseUpdate,
+    IssueCreate,
+    IssueSort,
+    IssueUpdate,
+    QuadrantFilter,
+    WhyCreate,
+    WhyUpdate,
+)
+from app.survey.service import all_steps
+from app.users.models import User
+
+router = APIRouter()
+PAGE_SIZE = 50
+
+
+def _gettext(request: Request):  # noqa: ANN202
+    return gettext_for(negotiate(request))
+
+
+def _choices() -> dict[str, Any]:
+    return {"categories": list(ProblemCategory), "sources": list(IssueSource), "statuses": list(IssueStatus),
+            "quadrants": list(QuadrantFilter), "bones": list(CauseCategory), "scores": range(1, 6)}
+
+
+def _issue_values(form: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {k: form.get(k, "") for k in ("title", "description", "category", "source", "status")}
+    values["status"] = values["status"] or "open"
+    values["step_ids"] = [number(v) for v in as_list(form.get("step_ids"))]
+    for key in ("impact", "urgency", "owner_id"):
+        values[key] = number(form.get(key))
+    return values
+
+
+def _list_page(request: Request, session: Session, actor: User, initiative_id: int, *, category: str = "",
+               status: str = "", quadrant: str = "", sort: str = "created", cursor: str | None = None,
+               errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+               block: str | None = None, status_code: int = 200) -> Response:
+    ctx = initiative_context(session, actor, initiative_id)
+    flt = service.IssueFilter(
+        category=ProblemCategory(category) if category in ProblemCategory.__members__ else None,
+        status=IssueStatus(status) if status in IssueStatus.__members__ else None,
+        quadrant=QuadrantFilter(quadrant) if quadrant in QuadrantFilter.__members__ else None,
+        sort=IssueSort(sort) if sort in {s.value for s in IssueSort} else IssueSort.created)
+    rows, next_cursor = service.list_issues(session, initiative_id, flt, limit=PAGE_SIZE, cursor=cursor)
+    from app.initiatives.service import candidate_members
+
+    ctx.update(_choices())
+    ctx.update({
+        "tab": "issues", "items": service.to_read(session, rows), "next_cursor": next_cursor,
+        "filters": {"category": category, "status": status, "quadrant": quadrant, "sort": flt.sort.value},
+        "steps": all_steps(session, initiative_id), "people": candidate_members(session),
+        "errors": errors or {}, "values": values or {"status": "open"},
+    })
+    return render(request, "issues/list.html", ctx, block=block or ("more_rows" if cursor else "rows"),
+                  status_code=status_code)
+
+
+@router.get("/initiatives/{initiative_id}/issues")
+def issue_list(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+               category: Annotated[str, Query(max_length=20)] = "",
+               status: Annotated[str, Query(max_length=30)] = "",
+               quadrant: Annotated[str, Query(max_length=20)] = "",
+               sort: Annotated[str, Query(max_length=20)] = "created",
+               cursor: Annotated[str | None, Query(max_length=1000)] = None) -> Response:
+    return _list_page(request, session, actor.user, initiative_id, category=category, status=status,
+                      quadrant=quadrant, sort=sort, cursor=cursor)
+
+
+@router.post("/initiatives/{initiative_id}/issues/new")
+def create_issue(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+                 form: FormData) -> Response:
+    gettext = _gettext(request)
+    values = _issue_values(form)
+    data, errors = parse(IssueCreate, values, gettext)
+    if data is not None:
+        try:
+            issue = service.create_issue(session, initiative_id, data, actor.user)
+        except RuleViolation as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return redirect(request, f"/issues/{issue.id}", flash="issue_created")
+    return _list_page(request, session, actor.user, initiative_id, errors=errors, values=values,
+                      block="new_issue", status_code=422)
+
+
+def _detail(request: Request, session: Session, actor: User, issue_id: int, *, block: str | None = None,
+            errors: dict[str, dict[str, str]] | None = None, values: dict[str, Any] | None = None,
+            editing_why: int | None = None, status_code: int = 200) -> Response:
+    issue = service.get_issue(session, issue_id)
+    ctx = initiative_context(session, actor, issue.initiative_id)
+    gettext = _gettext(request)
+    from app.core.labels import label
+    from app.initiatives.service import candidate_members
+
+    read = service.to_read(session, [issue])[0]
+    causes = service.cause_tree(session, issue_id)
+    labels = {c: label("cause_category", c, gettext) for c in CauseCategory}
+    ctx.update(_choices())
+    ctx.update({
+        "tab": "issues", "issue": read, "causes": causes, "whys": service.why_reads(session, issue_id),
+        "fishbone": fishbone.layout(read.title, causes, labels),
+        "steps": all_steps(session, issue.initiative_id), "people": candidate_members(session),
+        "errors": errors or {}, "values": values or read.model_dump(), "editing_why": editing_why,
+    })
+    return render(request, "issues/detail.html", ctx, block=block, status_code=status_code)
+
+
+@router.get("/issues/{issue_id}")
+def issue_detail(issue_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+                 why: Annotated[int | None, Query()] = None) -> Response:
+    return _detail(request, session, actor.user, issue_id, editing_why=why, block="whys" if why else None)
+
+
+@router.post("/issues/{issue_id}/edit")
+def update_issue(issue_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+                 form: FormData) -> Response:
+    gettext = _gettext(request)
+    values = _issue_values(form)
+    data, errors = parse(IssueUpdate, values, gettext)
+    if data is not None:
+        try:
+            service.update_issue(session, issue_id, data, actor.user, expected_version=version(form))
+        except PreconditionFailed:
+            session.rollback()
+            return _detail(request, session, actor.user, issue_id, block="issue_form", status_code=422, errors={
+                "issue": {"__all__": gettext("Someone else changed this problem while you were editing. "
+                                             "Their version is shown below; apply your change again.")}})
+        except RuleViolation as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return redirect(request, f"/issues/{issue_id}", flash="issue_updated")
+    return _detail(request, session, actor.user, issue_id, block="issue_form", errors={"issue": errors},
+                   values=values, status_code=422)
+
+
+@router.post("/issues/{issue_id}/delete")
+def delete_issue(issue_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    initiative_id = service.delete_issue(session, issue_id, actor.user)
+    return redirect(request, f"/initiatives/{initiative_id}/issues", flash="issue_deleted")
+
+
+def _fishbone_done(request: Request, session: Session, actor: User, issue_id: int) -> Response:
+    if is_htmx(request):
+        return _detail(request, session, actor, issue_id, block="fishbone")
+    return redirect(request, f"/issues/{issue_id}#fishbone")
+
+
+@router.post("/issues/{issue_id}/causes")
+def add_cause(issue_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+              form: FormData) -> Response:
+    gettext = _gettext(request)
+    parent = number(form.get("parent_id"))
+    values = {"text": form.get("text", ""), "is_root": bool(form.get("is_root")), "parent_id": parent,
+              "category": None if parent else (form.get("category") or None)}
+    data, errors = parse(CauseCreate, values, gettext)
+    if data is not None:
+        try:
+            service.create_cause(session, issue_id, data, actor.user)
+        except RuleViolation as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return _fishbone_done(request, session, actor.user, issue_id)
+    return _detail(request, session, actor.user, issue_id, block="fishbone", errors={"cause": errors},
+                   status_code=422)
+
+
+@router.post("/issues/{issue_id}/causes/{cause_id}/root")
+def toggle_root_cause(issue_id: int, cause_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+                      form: FormData) -> Response:
+    cause = service.cause_read(session, issue_id, cause_id)
+    try:
+        service.update_cause(session, issue_id, cause_id, CauseUpdate(is_root=not cause.is_root), actor.user,
+                             expected_version=version(form))
+    except PreconditionFailed:
+        session.rollback()
+    return _fishbone_done(request, session, actor.user, issue_id)
+
+
+@router.post("/issues/{issue_id}/causes/{cause_id}/delete")
+def delete_cause(issue_id: int, cause_id: int, request: Request, session: SessionDep,
+                 actor: CurrentActor) -> Response:
+    service.delete_cause(session, issue_id, cause_id, actor.user)
+    return _fishbone_done(request, session, actor.user, issue_id)
+
+
+def _whys_done(request: Request, session: Session, actor: User, issue_id: int) -> Response:
+    if is_htmx(request):
+        return _detail(request, session, actor, issue_id, block="whys")
+    return redirect(request, f"/issues/{issue_id}#whys")
+
+
+@router.post("/issues/{issue_id}/whys")
+def add_why(issue_id: int, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
+    gettext = _gettext(request)
+    values = {"question": form.get("question", ""), "answer": form.get("answer", ""),
+              "is_root": bool(form.get("is_root"))}
+    data, errors = parse(WhyCreate, values, gettext)
+    if data is not None:
+        try:
+            service.create_why(session, issue_id, data, actor.user)
+        except RuleViolation as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return _whys_done(request, session, actor.user, issue_id)
+    return _detail(request, session, actor.user, issue_id, block="whys", errors={"why": errors},
+                   values={"why": values}, status_code=422)
+
+
+@router.post("/issues/{issue_id}/whys/{why_id}/edit")
+def update_why(issue_id: int, why_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+               form: FormData) -> Response:
+    gettext = _gettext(request)
+    values: dict[str, Any] = {k: form[k] for k in ("question", "answer") if k in form}
+    if "is_root" in form:
+        values["is_root"] = form.get("is_root") == "1"
+    data, errors = parse(WhyUpdate, values, gettext)
+    if data is not None:
+        try:
+            service.update_why(session, issue_id, why_id, data, actor.user, expected_version=version(form))
+        except PreconditionFailed:
+            session.rollback()
+            errors = {"__all__": gettext("Someone else changed this why meanwhile; it is shown again.")}
+        except RuleViolation as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return _whys_done(request, session, actor.user, issue_id)
+    return _detail(request, session, actor.user, issue_id, block="whys", errors={f"why{why_id}": errors},
+                   editing_why=why_id if "question" in values else None, status_code=422)
+
+
+@router.post("/issues/{issue_id}/whys/{why_id}/delete")
+def delete_why(issue_id: int, why_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    service.delete_why(session, issue_id, why_id, actor.user)
+    return _whys_done(request, session, actor.user, issue_id)
+
+
+def _matrix(request: Request, session: Session, actor: User, initiative_id: int, *, moved: int | None = None,
+            error: str | None = None, status_code: int = 200) -> Response:
+    ctx = initiative_context(session, actor, initiative_id)
+    ctx.update({"tab": "matrix", "matrix": service.priority_matrix(session, initiative_id), "moved": moved,
+                "scores": range(1, 6), "error": error})
+    return render(request, "issues/matrix.html", ctx, block="matrix", status_code=status_code)
+
+
+@router.get("/initiatives/{initiative_id}/matrix")
+def matrix(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    return _matrix(request, session, actor.user, initiative_id)
+
+
+@router.post("/initiatives/{initiative_id}/matrix/{issue_id}")
+def score(initiative_id: int, issue_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+          form: FormData) -> Response:
+    """Change a card's impact or urgency: the board comes back with the card in its new place."""
+    gettext = _gettext(request)
+    issue = service.get_issue(session, issue_id)
+    if issue.initiative_id != initiative_id:
+        raise NotFound(f"Problem {issue_id} not found in initiative {initiative_id}.")
+    data, errors = parse(IssueUpdate, {"impact": number(form.get("impact")),
+                                       "urgency": number(form.get("urgency"))}, gettext)
+    error = next(iter(errors.values()), None)
+    if data is not None:
+        try:
+            service.update_issue(session, issue_id, data, actor.user, expected_version=version(form))
+        except PreconditionFailed:
+            session.rollback()
+            error = gettext("Someone else changed this problem meanwhile; the board shows the latest scores.")
+    if error is None and not is_htmx(request):
+        return redirect(request, f"/initiatives/{initiative_id}/matrix")
+    return _matrix(request, session, actor.user, initiative_id, moved=issue_id, error=error,
+                   status_code=422 if error else 200)

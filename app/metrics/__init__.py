@@ -1,0 +1,1 @@
+"""KPI metrics: observation aggregation, before/after comparison and alert rules."""

@@ -1,0 +1,1 @@
+"""Event-log import and process-mining analysis (pure, web-free)."""

@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
+
+from app.auth.deps import CurrentActor, require_scope
+from app.core.config import get_settings
+from app.core.db import SessionDep
+from app.core.errors import PayloadTooLarge, RuleViolation
+from app.core.pagination import set_link_header
+from app.mining import readers, service
+from app.mining.models import LogFormat
+from app.mining.schemas import Analysis, EventLogPage, EventLogRead, StepComparison, StepLinksUpdate
+
+router = APIRouter(prefix="/event-logs", tags=["event logs"])
+_404 = {404: {"description": "No such event log"}}
+
+
+def check_content_length(request: Request) -> None:
+    """Refuse an oversized upload before reading its body."""
+    length = request.headers.get("content-length")
+    limit = get_settings().eventlog_max_bytes
+    if length and length.isdigit() and int(length) > limit + 64 * 1024:  # room for the form's other parts
+        raise PayloadTooLarge(f"Uploads are limited to {limit} bytes.")
+
+
+def read_upload(file: UploadFile) -> bytes:
+    limit = get_settings().eventlog_max_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"Uploads are limited to {limit} bytes.")
+    return data
+
+
+def options_from(
+    fmt: LogFormat | None,
+    case_column: str | None,
+    activity_column: str | None,
+    timestamp_column: str | None,
+    start_timestamp_column: str | None,
+    resource_column: str | None,
+    delimiter: str | None,
+    timezone: str | None,
+) -> service.ImportOptions:
+    mapping = None
+    named = [case_column, activity_column, timestamp_column]
+    if any(named) or start_timestamp_column or resource_column:
+        if not all(named):
+            raise RuleViolation(
+                "A column mapping needs case_column, activity_column and timestamp_column.",
+                errors=[
+                    {
+                        "loc": ["body", name],
+                        "field": name,
+                        "message": "required with a mapping",
+                        "type": "missing",
+                    }
+                    for name, value in zip(
+                        ("case_column", "activity_column", "timestamp_column"), named, strict=True
+                    )
+                    if not value
+                ],
+            )
+        mapping = readers.ColumnMapping(
+            case_column,
+            activity_column,
+            timestamp_column,  # type: ignore[arg-type]
+            start_timestamp_column or None,
+            resource_column or None,
+        )
+    if delimiter is not None and delimiter not in ("", ",", ";", "\t", "|"):
+        raise RuleViolation(
+            "delimiter must be one of , ; | or a tab.",
+            errors=[
+                {
+                    "loc": ["body", "delimiter"],
+                    "field": "delimiter",
+                    "message": "unsupported delimiter",
+                    "type": "value_error",
+                }
+            ],
+        )
+    return service.ImportOptions(
+        fmt=fmt, mapping=mapping, delimiter=delimiter or None, timezone=timezone or None
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EventLogRead,
+    dependencies=[require_scope("write"), Depends(check_content_length)],
+    responses={
+        413: {"description": "File or event count above the configured limits"},
+        422: {
+            "description": "Unreadable log: `errors[]` lists rows (CSV) or traces (XES) with reasons; "
+            "nothing is stored"
+        },
+    },
+)
+def import_event_log(
+    session: SessionDep,
+    actor: CurrentActor,
+    response: Response,
+    file: Annotated[UploadFile, File(description="CSV, XES (.xes or .xes.gz) or Parquet")],
+    process_id: Annotated[int, Form()],
+    initiative_id: Annotated[int | None, Form()] = None,
+    name: Annotated[str | None, Form(max_length=200)] = None,
+    format: Annotated[
+        LogFormat | None, Form(description="Detected from the file name and content when absent")
+    ] = None,  # noqa: A002
+    case_column: Annotated[str | None, Form(description="CSV/Parquet column of the case id")] = None,
+    activity_column: Annotated[str | None, Form()] = None,
+    timestamp_column: Annotated[str | None, Form(description="Completion time of the event")] = None,
+    start_timestamp_column: Annotated[str | None, Form()] = None,
+    resource_column: Annotated[str | None, Form()] = None,
+    delimiter: Annotated[str | None, Form(description="Detected among , ; tab | when absent")] = None,
+    timezone: Annotated[
+        str | None, Form(description="IANA zone of timestamps without an offset; default BUSINESS_TIMEZONE")
+    ] = None,
+):
+    """Import an event log (multipart). Without a mapping, XES-style (`case:concept:name`,
+    `concept:name`, `time:timestamp`, `org:resource`) and common column names are recognised."""
+    options = options_from(
+        format,
+        case_column,
+        activity_column,
+        timestamp_column,
+        start_timestamp_column,
+        resource_column,
+        delimiter,
+        timezone,
+    )
+    log = service.import_log(
+        session,
+        process_id=process_id,
+        initiative_id=initiative_id,
+        name=name,
+        filename=file.filename or "upload",
+        data=read_upload(file),
+        options=options,
+        actor=actor.user,
+    )
+    response.headers["Location"] = f"/api/v1/event-logs/{log.id}"
+    return log
+
+
+@router.get("", response_model=EventLogPage, dependencies=[require_scope("read")])
+def list_event_logs(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: CurrentActor,
+    process_id: int | None = None,
+    limit: Annotated[int, Query(ge=1)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+):
+    """Event logs, newest first, optionally of one process."""
+    rows, next_cursor = service.list_logs(
+        session, process_id=process_id, limit=min(limit, get_settings().page_size_max), cursor=cursor
+    )
+    set_link_header(request, response, next_cursor)
+    return EventLogPage(items=rows, next_cursor=next_cursor)
+
+
+@router.get("/{log_id}", response_model=EventLogRead, dependencies=[require_scope("read")], responses=_404)
+def read_event_log(log_id: int, session: SessionDep, actor: CurrentActor):
+    """An event log's summary."""
+    return service.get_log(session, log_id)
+
+
+@router.delete(
+    "/{log_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[require_scope("write")], responses=_404
+)
+def delete_event_log(log_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+    """Delete a log and its events (uploader, leads, administrators)."""
+    service.delete_log(session, log_id, actor.user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{log_id}/analysis", response_model=Analysis, dependencies=[require_scope("read")], responses=_404
+)
+def analyze_event_log(
+    log_id: int,
+    session: SessionDep,
+    actor: CurrentActor,
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="Keep cases starting at or after")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="Keep cases starting before")] = None,
+    activity: Annotated[str | None, Query(max_length=300, description="Keep cases containing it")] = None,
+):
+    """Statistics of the log: counts, start/end activities, directly-follows with times, case durations,
+    rework, variants, per-activity statistics, top variants, weekly volumes and bottlenecks.
+    Events are ordered by (case, timestamp); equal timestamps keep file order. Naive `from`/`to` are UTC."""
+    _, _, result = service.analyze_log(session, log_id, service.AnalysisFilter(from_, to, activity))
+    return result
+
+
+@router.get("/{log_id}/steps", response_model=StepComparison, dependencies=[require_scope("read")],
+            responses={**_404, 422: {"description": "The log belongs to no initiative"}})
+def compare_with_survey(log_id: int, session: SessionDep, actor: CurrentActor):
+    """Measured minutes per survey step of the log's initiative, for the activities mapped to each step.
+
+    An activity's occurrence lasts from its start to its completion when the log has start times, else
+    from the previous event of the case (waiting included)."""
+    return service.step_comparison(session, log_id)
+
+
+@router.put("/{log_id}/steps", response_model=StepComparison, dependencies=[require_scope("write")],
+            responses={**_404, 403: {"description": "Not on the initiative's team"},
+                       422: {"description": "Unknown activity or a step of another initiative; nothing changed"}})
+def map_activities_to_steps(log_id: int, data: StepLinksUpdate, session: SessionDep, actor: CurrentActor):
+    """Map log activities to survey steps (several activities may share a step); `step_id: null` unmaps."""
+    service.set_step_links(session, log_id, {link.activity: link.step_id for link in data.links}, actor.user)
+    return service.step_comparison(session, log_id)
+
+
+@router.post("/{log_id}/publish-kpis", dependencies=[require_scope("write"), require_scope("metrics:write")],
+             responses={**_404, 403: {"description": "Viewers cannot publish"},
+                        409: {"description": "A KPI code is taken by another process"}})
+def publish_kpis(log_id: int, session: SessionDep, actor: CurrentActor) -> dict:
+    """Publish the log's weekly case cycle time (median and 95th percentile, hours), rework rate and
+    completed cases as observations of the process's event-log KPIs (`<PROCESS>-CT50`, `-CT95`, `-RWK`,
+    `-VOL`, created when missing), replacing what this log published before."""
+    return service.publish_kpis(session, log_id, actor.user)

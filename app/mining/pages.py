@@ -1,0 +1,273 @@
+"""Event-log pages: list and upload, and the analysis of one log (flow map, variants, cycle times)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+from sqlmodel import Session, select
+
+from app.auth.deps import CurrentActor
+from app.core.db import SessionDep
+from app.core.errors import AppError, RuleViolation
+from app.core.i18n import gettext_for, negotiate
+from app.core.labels import N_
+from app.core.templating import is_htmx, redirect, render
+from app.initiatives import service as initiatives
+from app.initiatives.models import Initiative
+from app.metrics import service as metrics
+from app.mining import flowmap, service
+from app.mining.api import read_upload
+from app.mining.readers import ColumnMapping
+from app.processes.models import Process, ProcessStatus
+
+router = APIRouter(prefix="/event-logs")
+
+UNITS = {"d": N_("d"), "h": N_("h"), "min": N_("min"), "s": N_("s")}
+
+
+def duration_formatter(gettext):  # noqa: ANN001, ANN201
+    """Seconds as a short human duration in the user's language: `2 d 3 h`, `45 min`, `12 s`."""
+
+    def fmt(seconds: float | None) -> str:
+        if seconds is None:
+            return "—"
+        s = float(seconds)
+        for unit, size, next_unit, next_size in (("d", 86400, "h", 3600), ("h", 3600, "min", 60)):
+            if s >= size:
+                whole, rest = divmod(s, size)
+                tail = int(rest // next_size)
+                text = f"{int(whole)} {gettext(UNITS[unit])}"
+                return text + (f" {tail} {gettext(UNITS[next_unit])}" if tail else "")
+        if s >= 60:
+            return f"{s / 60:.0f} {gettext(UNITS['min'])}"
+        return f"{s:.0f} {gettext(UNITS['s'])}"
+
+    return fmt
+
+
+def _processes(session: Session) -> list[Process]:
+    return list(
+        session.exec(
+            select(Process).where(Process.status == ProcessStatus.active).order_by(Process.code_norm)
+        )
+    )
+
+
+def _list(
+    request: Request,
+    session: Session,
+    actor: Any,
+    *,
+    process_id: int | None,
+    values: dict[str, Any] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    logs, _ = service.list_logs(session, process_id=process_id, limit=200, cursor=None)
+    processes = _processes(session)
+    return render(
+        request,
+        "mining/list.html",
+        {
+            "logs": logs,
+            "processes": processes,
+            "process_names": {p.id: f"{p.code} {p.name}" for p in processes},
+            "process_id": process_id,
+            "can_upload": service.can_upload(actor.user),
+            "values": values or {"process_id": process_id, "timezone": ""},
+            "errors": errors or [],
+            "initiatives": _initiatives(session),
+        },
+        status_code=status_code,
+    )
+
+
+def _initiatives(session: Session) -> list[tuple[int, str, int]]:
+    """(id, label, process id) of the initiatives a log may be compared with."""
+    rows = session.exec(
+        select(Initiative.id, Initiative.title, Process.code, Initiative.process_id)
+        .join(Process, Process.id == Initiative.process_id)
+        .order_by(Process.code_norm, Initiative.id)
+    ).all()
+    return [(ini_id, f"{code} · {title}", process_id) for ini_id, title, code, process_id in rows]
+
+
+@router.get("")
+def log_list(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    process_id: Annotated[int | None, Query()] = None,
+) -> Response:
+    return _list(request, session, actor, process_id=process_id)
+
+
+@router.post("")
+def upload(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    file: Annotated[UploadFile, File()],
+    process_id: Annotated[str, Form()] = "",
+    initiative_id: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    timezone: Annotated[str, Form()] = "",
+    delimiter: Annotated[str, Form()] = "",
+    case_column: Annotated[str, Form()] = "",
+    activity_column: Annotated[str, Form()] = "",
+    timestamp_column: Annotated[str, Form()] = "",
+) -> Response:
+    gettext = gettext_for(negotiate(request))
+    values = {
+        "process_id": int(process_id) if process_id.isdigit() else None,
+        "initiative_id": int(initiative_id) if initiative_id.isdigit() else None,
+        "name": name,
+        "timezone": timezone,
+        "delimiter": delimiter,
+        "case_column": case_column,
+        "activity_column": activity_column,
+        "timestamp_column": timestamp_column,
+    }
+    mapping = None
+    if case_column or activity_column or timestamp_column:
+        if not (case_column and activity_column and timestamp_column):
+            return _list(
+                request,
+                session,
+                actor,
+                process_id=values["process_id"],
+                values=values,
+                status_code=422,
+                errors=[
+                    {"message": gettext("A column mapping needs the case, activity and timestamp columns.")}
+                ],
+            )
+        mapping = ColumnMapping(case_column, activity_column, timestamp_column)
+    try:
+        if values["process_id"] is None:
+            raise RuleViolation(gettext("Choose a process."))
+        log = service.import_log(
+            session,
+            process_id=values["process_id"],
+            initiative_id=values["initiative_id"],
+            name=name or None,
+            filename=file.filename or "upload",
+            data=read_upload(file),
+            options=service.ImportOptions(
+                mapping=mapping, delimiter=delimiter or None, timezone=timezone or None
+            ),
+            actor=actor.user,
+        )
+    except AppError as exc:
+        session.rollback()
+        errors = exc.errors or [{"message": exc.detail}]
+        return _list(
+            request,
+            session,
+            actor,
+            process_id=values["process_id"],
+            values=values,
+            errors=[{"row": e.get("row"), "message": e.get("message", exc.detail)} for e in errors],
+            status_code=exc.status,
+        )
+    return redirect(request, f"/event-logs/{log.id}", flash="eventlog_imported")
+
+
+def _date(value: str, field: str) -> date | None:
+    """A date filter from a form: empty means none."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise RuleViolation(f"{field}: not a date (YYYY-MM-DD).") from exc
+
+
+@router.get("/{log_id}")
+def log_detail(
+    log_id: int,
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    from_: Annotated[str, Query(alias="from", max_length=10)] = "",
+    to: Annotated[str, Query(max_length=10)] = "",
+    activity: Annotated[str | None, Query(max_length=300)] = None,
+    detail: Annotated[int | None, Query(ge=5, le=100)] = None,
+    metric: Annotated[str, Query(pattern="^(frequency|time)$")] = "frequency",
+) -> Response:
+    flt = service.AnalysisFilter(_date(from_, "from"), _date(to, "to"), activity or None)
+    log, frame, result = service.analyze_log(session, log_id, flt)
+    if detail is None:  # a readable map by default: all edges of small logs, the frequent ones of large logs
+        detail = 100 if len(result["directly_follows"]) <= 40 else 15
+    gettext = gettext_for(negotiate(request))
+    histogram = flowmap.duration_histogram(frame)
+    return render(
+        request,
+        "mining/detail.html",
+        {
+            "log": log,
+            "process": session.get(Process, log.process_id),
+            "r": result,
+            "map": flowmap.layout(result, detail=detail),
+            "histogram": histogram,
+            "hist_max": max((b["cases"] for b in histogram), default=0),
+            "activities": frame["activity"].unique().sort().to_list(),
+            "filters": {
+                "from": from_,
+                "to": to,
+                "activity": activity or "",
+                "detail": detail,
+                "metric": metric,
+            },
+            "dur": duration_formatter(gettext),
+            "can_delete": service.can_delete(actor.user, log),
+            "can_publish": metrics.can_ingest(actor.user),
+            **_steps_context(session, actor, log),
+            "start_node": flowmap.START,
+            "end_node": flowmap.END,
+        },
+        block="analysis",
+    )
+
+
+def _steps_context(session: Session, actor: Any, log: Any) -> dict[str, Any]:
+    if log.initiative_id is None:
+        return {"steps": None}
+    ini = session.get(Initiative, log.initiative_id)
+    return {"steps": service.step_comparison(session, log.id), "initiative": ini,
+            "can_map": ini is not None and initiatives.can_edit(session, actor.user, ini)}
+
+
+@router.post("/{log_id}/steps")
+def map_step(
+    log_id: int,
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    activity: Annotated[str, Form(max_length=300)],
+    step_id: Annotated[str, Form()] = "",
+) -> Response:
+    service.set_step_links(session, log_id, {activity: int(step_id) if step_id.isdigit() else None}, actor.user)
+    if not is_htmx(request):
+        return redirect(request, f"/event-logs/{log_id}#steps")
+    log = service.get_log(session, log_id)
+    return render(request, "mining/detail.html", {"log": log, "dur": duration_formatter(gettext_for(
+        negotiate(request))), **_steps_context(session, actor, log)}, block="steps")
+
+
+@router.post("/{log_id}/publish-kpis")
+def publish_kpis(log_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    service.publish_kpis(session, log_id, actor.user)
+    process_id = service.get_log(session, log_id).process_id
+    return redirect(request, f"/metrics?process={process_id}", flash="eventlog_published")
+
+
+@router.post("/{log_id}/delete")
+def delete(log_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    log = service.get_log(session, log_id)
+    process_id = log.process_id
+    service.delete_log(session, log_id, actor.user)
+    return redirect(request, f"/event-logs?process_id={process_id}", flash="eventlog_deleted")

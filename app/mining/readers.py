@@ -1,0 +1,357 @@
+"""Readers turning CSV, XES and Parquet event logs into one normalised polars frame.
+
+The frame has columns `case_id` (Utf8), `activity` (Utf8), `timestamp` (Datetime us UTC),
+`start_timestamp` (Datetime us UTC, only when the source has one), `resource` (Utf8, nullable)
+and `idx` (UInt32, position of the event in the file). Invalid input raises `EventLogError`
+listing the problems; a partial frame is never returned.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import zlib
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TypedDict
+from xml.etree import ElementTree as ET
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
+
+MAX_PROBLEMS = 50
+UTC_US = pl.Datetime("us", "UTC")
+DELIMITERS = (",", ";", "\t", "|")
+FIELDS = ("case_id", "activity", "timestamp", "start_timestamp", "resource")
+REQUIRED = ("case_id", "activity", "timestamp")
+# Column names recognised, in order of preference, when no mapping is given (case-insensitive).
+_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "case_id": ("case:concept:name", "case_id", "case id", "caseid", "case"),
+    "activity": ("concept:name", "activity", "activity_name", "event"),
+    "timestamp": ("time:timestamp", "timestamp", "complete_timestamp", "end_timestamp", "time"),
+    "start_timestamp": ("start_timestamp", "time:start", "start_time"),
+    "resource": ("org:resource", "resource", "user"),
+}
+_AWARE = ("%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M%z", "%Y-%m-%dT%H:%M%z")
+_NAIVE = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+_XES_KEYS = frozenset({"concept:name", "time:timestamp", "org:resource", "lifecycle:transition"})
+_SNIFF_BYTES = 1 << 16
+
+
+class Problem(TypedDict):
+    row: int | None
+    field: str | None
+    message: str
+
+
+class EventLogError(Exception):
+    """The log cannot be imported; `problems` holds at most `MAX_PROBLEMS` of `total` problems."""
+
+    def __init__(self, problems: list[Problem], total: int | None = None) -> None:
+        self.problems = problems[:MAX_PROBLEMS]
+        self.total = len(problems) if total is None else total
+        first = problems[0]["message"] if problems else "invalid event log"
+        super().__init__(f"{self.total} problem(s) in the event log; first: {first}")
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMapping:
+    """Source column names for each normalised field."""
+
+    case_id: str
+    activity: str
+    timestamp: str
+    start_timestamp: str | None = None
+    resource: str | None = None
+
+
+Source = bytes | Path
+
+
+def read_csv(
+    data: Source, mapping: ColumnMapping | None = None, delimiter: str | None = None, timezone: str = "UTC"
+) -> pl.DataFrame:
+    """Read a CSV event log; naive timestamps are local times in `timezone`."""
+    _check_timezone(timezone)
+    head = _head(data)
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    lines = text.splitlines()
+    if len(head) == _SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # possibly cut in the middle
+    if not lines or not lines[0].strip():
+        raise EventLogError([{"row": None, "field": None, "message": "the file is empty"}])
+    sep = delimiter or sniff_delimiter(lines)
+    header = next(csv.reader(lines[:1], delimiter=sep))
+    columns = _resolve_columns(header, mapping)
+    try:
+        raw = pl.read_csv(
+            data,
+            separator=sep,
+            infer_schema=False,
+            columns=list(dict.fromkeys(columns.values())),
+            encoding="utf8-lossy",
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise EventLogError([{"row": None, "field": None, "message": f"malformed CSV: {exc}"}]) from exc
+    return _normalise(raw.select(pl.col(src).alias(dst) for dst, src in columns.items()), timezone)
+
+
+def read_parquet(data: Source, mapping: ColumnMapping | None = None, timezone: str = "UTC") -> pl.DataFrame:
+    """Read a Parquet event log; naive timestamps are local times in `timezone`."""
+    _check_timezone(timezone)
+    try:
+        raw = pl.read_parquet(io.BytesIO(data) if isinstance(data, bytes) else data)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise EventLogError([{"row": None, "field": None, "message": f"invalid Parquet: {exc}"}]) from exc
+    columns = _resolve_columns(raw.columns, mapping)
+    exprs = [
+        pl.col(src).alias(dst) if dst.endswith("timestamp") else pl.col(src).cast(pl.String).alias(dst)
+        for dst, src in columns.items()
+    ]
+    return _normalise(raw.select(exprs), timezone)
+
+
+def read_xes(data: Source | IO[bytes], timezone: str = "UTC") -> pl.DataFrame:
+    """Stream an XES log (plain or gzip); keeps `complete` events (missing lifecycle counts as complete).
+
+    Problem rows are 1-based trace numbers.
+    """
+    _check_timezone(timezone)
+    try:
+        with ExitStack() as owned:
+            cases, activities, stamps, resources, traces = _parse_xes(_open(data, owned))
+    except (ET.ParseError, OSError, EOFError, zlib.error) as exc:
+        raise EventLogError([{"row": None, "field": None, "message": f"invalid XES: {exc}"}]) from exc
+    raw = pl.DataFrame(
+        {"case_id": cases, "activity": activities, "timestamp": stamps, "resource": resources},
+        schema=dict.fromkeys(("case_id", "activity", "timestamp", "resource"), pl.String),
+    )
+    return _normalise(raw, timezone, rows=pl.Series("row", traces, pl.UInt32))
+
+
+def sniff_delimiter(lines: list[str]) -> str:
+    """Pick the delimiter among `DELIMITERS` giving the most fields, consistently over the sample lines."""
+    sample = lines[:50]
+    best, best_key = ",", (False, 1)
+    for sep in DELIMITERS:
+        widths = [len(row) for row in csv.reader(sample, delimiter=sep) if row]
+        if not widths or widths[0] < 2:
+            continue
+        key = (all(w == widths[0] for w in widths), widths[0])
+        if key > best_key:
+            best, best_key = sep, key
+    return best
+
+
+def _check_timezone(timezone: str) -> None:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        msg = f"unknown time zone {timezone!r}"
+        raise EventLogError([{"row": None, "field": "timezone", "message": msg}]) from exc
+
+
+def _head(data: Source) -> bytes:
+    if isinstance(data, bytes):
+        return data[:_SNIFF_BYTES]
+    with data.open("rb") as fh:
+        return fh.read(_SNIFF_BYTES)
+
+
+def _resolve_columns(header: list[str], mapping: ColumnMapping | None) -> dict[str, str]:
+    """Map each normalised field to a source column, or raise listing the missing ones."""
+    problems: list[Problem] = []
+    columns: dict[str, str] = {}
+    if mapping is not None:
+        for field in FIELDS:
+            name = getattr(mapping, field)
+            if name is None:
+                continue
+            if name in header:
+                columns[field] = name
+            else:
+                problems.append({"row": None, "field": field, "message": f"column {name!r} not found"})
+    else:
+        lowered = {h.strip().lower(): h for h in reversed(header)}
+        for field, candidates in _CANDIDATES.items():
+            found = next((lowered[c] for c in candidates if c in lowered), None)
+            if found is not None:
+                columns[field] = found
+            elif field in REQUIRED:
+                msg = f"no {field} column (expected one of {', '.join(candidates)})"
+                problems.append({"row": None, "field": field, "message": msg})
+    if problems:
+        raise EventLogError(problems)
+    return columns
+
+
+def _open(data: Source | IO[bytes], owned: ExitStack) -> IO[bytes]:
+    """A binary stream over the (possibly gzip-compressed) data; streams opened here close with `owned`."""
+    if isinstance(data, bytes):
+        stream: IO[bytes] = io.BytesIO(data)
+    elif isinstance(data, Path):
+        stream = owned.enter_context(data.open("rb"))
+    else:
+        stream = data if data.seekable() else io.BytesIO(data.read())
+    magic = stream.read(2)
+    stream.seek(-len(magic), io.SEEK_CUR)
+    if magic == b"\x1f\x8b":
+        return owned.enter_context(gzip.GzipFile(fileobj=stream))
+    return stream
+
+
+def _parse_xes(
+    stream: IO[bytes],
+) -> tuple[list[str | None], list[str | None], list[str | None], list[str | None], list[int]]:
+    cases: list[str | None] = []
+    activities: list[str | None] = []
+    stamps: list[str | None] = []
+    resources: list[str | None] = []
+    traces: list[int] = []
+    stack: list[str] = []
+    trace_no = 0
+    case_id: str | None = None
+    pending: list[dict[str, str]] = []
+    event: dict[str, str] | None = None
+    root: ET.Element | None = None
+    # Expat does not fetch external entities and limits entity expansion; the log is user data.
+    for kind, elem in ET.iterparse(stream, events=("start", "end")):  # noqa: S314
+        tag = elem.tag.rpartition("}")[2]
+        if kind == "start":
+            parent = stack[-1] if stack else None
+            stack.append(tag)
+            if root is None:
+                root = elem
+            elif tag == "trace" and parent == "log":
+                trace_no += 1
+                case_id, pending = None, []
+            elif tag == "event" and parent == "trace":
+                event = {}
+            elif parent == "event" and event is not None and elem.get("key") in _XES_KEYS:
+                event[elem.get("key", "")] = elem.get("value", "")
+            elif parent == "trace" and elem.get("key") == "concept:name":
+                case_id = elem.get("value")
+            continue
+        stack.pop()
+        if tag == "event" and event is not None:
+            if event.get("lifecycle:transition", "complete").lower() == "complete":
+                pending.append(event)
+            event = None
+            elem.clear()
+        elif tag == "trace" and stack == ["log"] and root is not None:
+            for ev in pending:
+                cases.append(case_id)
+                activities.append(ev.get("concept:name"))
+                stamps.append(ev.get("time:timestamp"))
+                resources.append(ev.get("org:resource"))
+                traces.append(trace_no)
+            root.clear()
+    return cases, activities, stamps, resources, traces
+
+
+def _normalise(raw: pl.DataFrame, timezone: str, rows: pl.Series | None = None) -> pl.DataFrame:
+    """Validate and type a frame of source columns renamed to the normalised field names."""
+    if raw.height == 0:
+        raise EventLogError([{"row": None, "field": None, "message": "the log has no events"}])
+    timestamp = _to_instants(raw["timestamp"], timezone)
+    start = _to_instants(raw["start_timestamp"], timezone) if "start_timestamp" in raw.columns else None
+    bad = {
+        "case_id": _blank(raw["case_id"]),
+        "activity": _blank(raw["activity"]),
+        "timestamp": timestamp.is_null(),
+    }
+    if start is not None:
+        bad["start_timestamp"] = start.is_null() & raw["start_timestamp"].is_not_null()
+    if any(mask.any() for mask in bad.values()):
+        raise _row_errors(raw, bad, timezone, rows)
+    columns = [raw["case_id"], raw["activity"], timestamp.alias("timestamp")]
+    if start is not None:
+        columns.append(start.alias("start_timestamp"))
+    if "resource" in raw.columns:
+        columns.append(raw["resource"])
+    else:
+        columns.append(pl.repeat(None, raw.height, dtype=pl.String, eager=True).alias("resource"))
+    return pl.DataFrame(columns).with_row_index("idx").select(*(c.name for c in columns), "idx")
+
+
+def _blank(s: pl.Series) -> pl.Series:
+    return s.is_null() | (s.str.strip_chars().str.len_bytes() == 0)
+
+
+def _row_errors(
+    raw: pl.DataFrame, bad: dict[str, pl.Series], timezone: str, rows: pl.Series | None
+) -> EventLogError:
+    total = sum(int(mask.sum()) for mask in bad.values())
+    found: list[tuple[int, int, Problem]] = []
+    for order, (field, mask) in enumerate(bad.items()):
+        for i in mask.arg_true().head(MAX_PROBLEMS).to_list():
+            row = int(rows[i]) if rows is not None else i + 1
+            found.append(
+                (i, order, {"row": row, "field": field, "message": _message(field, raw[field][i], timezone)})
+            )
+    found.sort(key=lambda item: (item[0], item[1]))
+    return EventLogError([problem for _, _, problem in found], total)
+
+
+def _message(field: str, value: object, timezone: str) -> str:
+    if field in ("case_id", "activity"):
+        return f"empty {'case id' if field == 'case_id' else 'activity'}"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "missing timestamp"
+    naive = _parse_strings(pl.Series([str(value)]), "UTC", aware=False)
+    if naive[0] is not None:
+        return f"local time {value!s} does not exist in time zone {timezone}"
+    return f"cannot parse timestamp {value!r} (expected ISO 8601, e.g. 2024-03-01 14:30:00+01:00)"
+
+
+def _to_instants(s: pl.Series, timezone: str) -> pl.Series:
+    """Convert a column to Datetime(us, UTC); unparseable values become null."""
+    if isinstance(s.dtype, pl.Datetime):
+        if s.dtype.time_zone is None:
+            s = s.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+        return s.dt.convert_time_zone("UTC").cast(UTC_US)
+    if s.dtype == pl.Date:
+        return _to_instants(s.cast(pl.Datetime("us")), timezone)
+    if s.dtype == pl.String:
+        return _parse_strings(s, timezone)
+    msg = f"unsupported timestamp column type {s.dtype}"
+    raise EventLogError([{"row": None, "field": s.name, "message": msg}])
+
+
+def _parse_strings(s: pl.Series, timezone: str, *, aware: bool = True) -> pl.Series:
+    """Parse ISO 8601 strings: the format of the first value on all rows, then every format on leftovers."""
+    formats = [(f, True) for f in _AWARE if aware] + [(f, False) for f in _NAIVE]
+    sample = s.drop_nulls().head(1)
+    if not any(_fits(sample, fa, timezone) for fa in formats):
+        s, sample = _clean(s), _clean(sample)  # e.g. a trailing Z or padding on every value
+    formats.sort(key=lambda fa: not _fits(sample, fa, timezone))
+    out = _parse_one(s, *formats[0], timezone)
+    left = (out.is_null() & s.is_not_null()).arg_true()
+    if left.is_empty():
+        return out
+    rest = _clean(s.gather(left))
+    parsed = _parse_one(rest, *formats[0], timezone)
+    for fmt, is_aware in formats[1:]:
+        if parsed.null_count() == 0:
+            break
+        parsed = parsed.fill_null(_parse_one(rest, fmt, is_aware, timezone))
+    return out.scatter(left, parsed)
+
+
+def _fits(sample: pl.Series, fmt_aware: tuple[str, bool], timezone: str) -> bool:
+    return _parse_one(sample, *fmt_aware, timezone).null_count() == 0
+
+
+def _clean(s: pl.Series) -> pl.Series:
+    return s.str.strip_chars().str.replace(r"[zZ]$", "+00:00")
+
+
+def _parse_one(s: pl.Series, fmt: str, aware: bool, timezone: str) -> pl.Series:
+    parsed = s.str.to_datetime(fmt, strict=False, time_unit="us")
+    if aware:
+        return parsed.dt.convert_time_zone("UTC")
+    return parsed.dt.replace_time_zone(
+        timezone, ambiguous="earliest", non_existent="null"
+    ).dt.convert_time_zone("UTC")

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.mining.models import LogFormat
+
+
+class EventLogRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    process_id: int
+    initiative_id: int | None
+    name: str
+    filename: str
+    source_format: LogFormat
+    events: int
+    cases: int
+    activities: int
+    first_event: datetime | None
+    last_event: datetime | None
+    size_bytes: int
+    uploaded_by_id: int
+    created_at: datetime
+
+
+class EventLogPage(BaseModel):
+    items: list[EventLogRead]
+    next_cursor: str | None
+
+
+class Analysis(BaseModel):
+    """Statistics of the (filtered) log. Names follow the reference results in shared/eventlogs/expected."""
+
+    events: int
+    cases: int
+    activities: int
+    start_activities: dict[str, int] = Field(description="Cases starting with each activity")
+    end_activities: dict[str, int] = Field(description="Cases ending with each activity")
+    directly_follows: list[dict[str, Any]] = Field(
+        description="Pairs (from, to) of consecutive events in a case: count, mean_s, median_s, p95_s"
+    )
+    case_duration_s: dict[str, float | None] = Field(
+        description="min, median, mean, max, p95 of case durations"
+    )
+    rework_cases_per_activity: dict[str, int] = Field(
+        description="Cases in which the activity occurs twice or more"
+    )
+    variants: int = Field(description="Number of distinct activity sequences")
+    activity_stats: list[dict[str, Any]] = Field(
+        description="Per activity: occurrences, cases, mean_s and median_s until the next event"
+    )
+    top_variants: list[dict[str, Any]] = Field(description="Most frequent sequences with cases and share")
+    weekly: list[dict[str, Any]] = Field(description="Cases started and completed per ISO week (UTC)")
+    bottlenecks: list[dict[str, Any]] = Field(description="Transitions ranked by total waiting time")
+
+
+class StepLinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    activity: str = Field(min_length=1, max_length=300)
+    step_id: int | None = Field(description="A survey step of the log's initiative; null removes the mapping")
+
+
+class StepLinksUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    links: list[StepLinkIn] = Field(max_length=1000)
+
+
+class StepComparison(BaseModel):
+    """Surveyed minutes beside measured minutes, per survey step of the log's initiative."""
+
+    log_id: int
+    initiative_id: int
+    steps: list[dict[str, Any]] = Field(description="step_id, position, name, surveyed_minutes, "
+                                        "surveyed_waiting_minutes, activities, measured_occurrences, "
+                                        "measured_mean_minutes, measured_median_minutes")
+    activities: list[dict[str, Any]] = Field(description="activity, step_id (mapping or null), occurrences, "
+                                             "mean_minutes, median_minutes")

@@ -1,0 +1,368 @@
+"""Event logs: import (CSV, XES, Parquet), storage as Parquet, analysis, deletion."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from app.core.audit import record
+from app.core.config import get_settings
+from app.core.db import utcnow
+from app.core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, RuleViolation
+from app.core.pagination import Cursor, page_window
+from app.initiatives import service as initiatives
+from app.initiatives.models import Initiative
+from app.metrics import service as metrics
+from app.metrics.ingest import MAX_BATCH_ROWS, Row, ingest
+from app.metrics.models import Kpi, Observation
+from app.metrics.schemas import KpiCreate, ObservationIn
+from app.metrics.series import invalidate_cache
+from app.mining import analysis, readers, steps
+from app.mining.models import EventLog, EventLogData, LogFormat, StepLink
+from app.processes.models import Process
+from app.survey.models import SurveyStep
+from app.users.models import Role, User
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read an upload: format (detected when None), CSV column mapping and delimiter, time zone
+    of timestamps without an offset."""
+
+    fmt: LogFormat | None = None
+    mapping: readers.ColumnMapping | None = None
+    delimiter: str | None = None
+    timezone: str | None = None
+
+
+def can_upload(actor: User) -> bool:
+    return actor.role != Role.viewer
+
+
+def can_delete(actor: User, log: EventLog) -> bool:
+    return actor.role in (Role.admin, Role.lead) or log.uploaded_by_id == actor.id
+
+
+def detect_format(filename: str, head: bytes) -> LogFormat:
+    name = filename.lower()
+    if name.endswith((".xes", ".xes.gz")):
+        return LogFormat.xes
+    if name.endswith((".parquet", ".pq")):
+        return LogFormat.parquet
+    if name.endswith((".csv", ".txt", ".tsv")):
+        return LogFormat.csv
+    if head.startswith(b"PAR1"):
+        return LogFormat.parquet
+    if head.startswith(b"\x1f\x8b") or head.lstrip().startswith((b"<?xml", b"<log")):
+        return LogFormat.xes
+    return LogFormat.csv
+
+
+def _read(data: bytes, fmt: LogFormat, options: ImportOptions, timezone: str) -> pl.DataFrame:
+    try:
+        if fmt == LogFormat.csv:
+            return readers.read_csv(data, options.mapping, options.delimiter, timezone)
+        if fmt == LogFormat.xes:
+            return readers.read_xes(data, timezone)
+        return readers.read_parquet(data, options.mapping, timezone)
+    except readers.EventLogError as exc:
+        unit = "trace" if fmt == LogFormat.xes else "row"
+        raise RuleViolation(
+            f"The event log has {exc.total} problem(s); nothing was imported.",
+            errors=[
+                {
+                    "loc": ["body", "file"] + ([unit, p["row"]] if p["row"] is not None else []),
+                    "field": p["field"] or "file",
+                    "row": p["row"],
+                    "message": p["message"],
+                    "type": "event_log",
+                }
+                for p in exc.problems
+            ],
+            total_problems=exc.total,
+        ) from exc
+
+
+def import_log(
+    session: Session,
+    *,
+    process_id: int,
+    initiative_id: int | None,
+    name: str | None,
+    filename: str,
+    data: bytes,
+    options: ImportOptions,
+    actor: User,
+) -> EventLog:
+    if not can_upload(actor):
+        raise Forbidden("Viewers cannot import event logs.")
+    settings = get_settings()
+    if len(data) > settings.eventlog_max_bytes:
+        raise PayloadTooLarge(f"The file is larger than {settings.eventlog_max_bytes} bytes.")
+    if session.get(Process, process_id) is None:
+        raise RuleViolation(
+            "Unknown process.",
+            errors=[
+                {
+                    "loc": ["body", "process_id"],
+                    "field": "process_id",
+                    "message": "unknown process",
+                    "type": "unknown",
+                }
+            ],
+        )
+    if initiative_id is not None:
+        _check_initiative(session, initiative_id, process_id, actor)
+    if not data:
+        raise RuleViolation(
+            "The file is empty.",
+            errors=[{"loc": ["body", "file"], "field": "file", "message": "empty file", "type": "empty"}],
+        )
+    fmt = options.fmt or detect_format(filename, data[:512])
+    timezone = options.timezone or settings.business_timezone
+    frame = _read(data, fmt, options, timezone)
+    if frame.height == 0:
+        raise RuleViolation(
+            "The log holds no events.",
+            errors=[{"loc": ["body", "file"], "field": "file", "message": "no events", "type": "empty"}],
+        )
+    if frame.height > settings.eventlog_max_events:
+        raise PayloadTooLarge(
+            f"The log has {frame.height} events; the limit is {settings.eventlog_max_events}."
+        )
+    stats = frame.select(
+        cases=pl.col("case_id").n_unique(),
+        activities=pl.col("activity").n_unique(),
+        first=pl.col("timestamp").min(),
+        last=pl.col("timestamp").max(),
+    ).row(0, named=True)
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd", statistics=False)
+    log = EventLog(
+        process_id=process_id,
+        initiative_id=initiative_id,
+        name=(name or filename)[:200],
+        filename=filename[:255],
+        source_format=fmt,
+        source_timezone=timezone,
+        events=frame.height,
+        cases=stats["cases"],
+        activities=stats["activities"],
+        first_event=stats["first"],
+        last_event=stats["last"],
+        size_bytes=len(data),
+        uploaded_by_id=actor.id,
+        created_at=utcnow(),
+    )
+    session.add(log)
+    session.flush()
+    session.add(EventLogData(log_id=log.id, parquet=buffer.getvalue()))
+    session.flush()
+    record(session, actor, "import", "event_log", log.id, None, _summary(log))
+    return log
+
+
+def _check_initiative(session: Session, initiative_id: int, process_id: int, actor: User) -> None:
+    ini = session.get(Initiative, initiative_id)
+    if ini is None or ini.process_id != process_id:
+        raise RuleViolation("The initiative must be one of this process's.",
+                            errors=[{"loc": ["body", "initiative_id"], "field": "initiative_id",
+                                     "message": "unknown initiative, or one of another process", "type": "unknown"}])
+    if not initiatives.can_edit(session, actor, ini):
+        raise Forbidden("Only the initiative's team members and administrators may add logs to it.")
+
+
+def _summary(log: EventLog) -> dict[str, Any]:
+    return {
+        "name": log.name,
+        "process_id": log.process_id,
+        "filename": log.filename,
+        "format": log.source_format.value,
+        "events": log.events,
+        "cases": log.cases,
+    }
+
+
+def get_log(session: Session, log_id: int) -> EventLog:
+    log = session.get(EventLog, log_id)
+    if log is None:
+        raise NotFound(f"Event log {log_id} not found.")
+    return log
+
+
+def list_logs(
+    session: Session, *, process_id: int | None, limit: int, cursor: str | None
+) -> tuple[list[EventLog], str | None]:
+    stmt = select(EventLog)
+    if process_id is not None:
+        stmt = stmt.where(EventLog.process_id == process_id)
+    if cursor:
+        stmt = stmt.where(col(EventLog.id) < Cursor.decode(cursor, ("id",)).values[0])
+    rows = list(session.exec(stmt.order_by(col(EventLog.id).desc()).limit(limit + 1)))
+    return page_window(rows, limit, lambda log: Cursor(("id",), (log.id,)))
+
+
+def delete_log(session: Session, log_id: int, actor: User) -> None:
+    log = get_log(session, log_id)
+    if not can_delete(actor, log):
+        raise Forbidden("Only the uploader, leads and administrators may delete this event log.")
+    before = _summary(log)
+    session.exec(sa.delete(EventLogData).where(EventLogData.log_id == log_id))
+    session.delete(log)
+    session.flush()
+    record(session, actor, "delete", "event_log", log_id, before, None)
+
+
+def load_events(session: Session, log_id: int) -> pl.DataFrame:
+    blob = session.exec(select(EventLogData.parquet).where(EventLogData.log_id == log_id)).first()
+    if blob is None:
+        raise NotFound(f"Event log {log_id} not found.")
+    return pl.read_parquet(io.BytesIO(blob))
+
+
+@dataclass(frozen=True)
+class AnalysisFilter:
+    date_from: date | datetime | None = None
+    date_to: date | datetime | None = None
+    activity: str | None = None
+
+
+def analyze_log(
+    session: Session, log_id: int, flt: AnalysisFilter
+) -> tuple[EventLog, pl.DataFrame, dict[str, Any]]:
+    """The log, its events and their analysis after the filters."""
+    log = get_log(session, log_id)
+    frame = load_events(session, log_id)
+    result = analysis.analyze(
+        frame, date_from=flt.date_from, date_to=flt.date_to, containing_activity=flt.activity
+    )
+    return log, frame, result
+
+
+def _linked_initiative(session: Session, log: EventLog) -> Initiative:
+    if log.initiative_id is None:
+        raise RuleViolation("This event log belongs to no initiative; import it with an initiative to compare "
+                            "it with a survey.")
+    return initiatives.get_initiative(session, log.initiative_id)
+
+
+def step_comparison(session: Session, log_id: int) -> dict[str, Any]:
+    """The initiative's survey steps with their surveyed minutes beside the minutes measured in the log
+    for the activities mapped to them, and the log's activities with their mapping."""
+    log = get_log(session, log_id)
+    ini = _linked_initiative(session, log)
+    durations = steps.activity_durations(load_events(session, log_id))
+    links = {link.activity: link.step_id for link in session.exec(select(StepLink).where(StepLink.log_id == log_id))}
+    survey = list(session.exec(select(SurveyStep).where(SurveyStep.initiative_id == ini.id)
+                               .order_by(SurveyStep.position, SurveyStep.id)))
+    rows = []
+    for step in survey:
+        mapped = sorted(a for a, step_id in links.items() if step_id == step.id and a in durations)
+        measured = [durations[a] for a in mapped]
+        count = sum(m["measured"] for m in measured)
+        # The mean of the mapped activities' durations, weighted by how often each was measured.
+        mean_s = sum((m["mean_s"] or 0) * m["measured"] for m in measured) / count if count else None
+        rows.append({
+            "step_id": step.id, "position": step.position, "name": step.name,
+            "surveyed_minutes": float(step.minutes), "surveyed_waiting_minutes": float(step.waiting_minutes),
+            "activities": mapped, "measured_occurrences": count,
+            "measured_mean_minutes": None if mean_s is None else mean_s / 60,
+            "measured_median_minutes": (measured[0]["median_s"] / 60
+                                        if len(measured) == 1 and measured[0]["median_s"] is not None else None),
+        })
+    return {
+        "log_id": log.id, "initiative_id": ini.id,
+        "steps": rows,
+        "activities": [{"activity": a, "step_id": links.get(a), "occurrences": d["occurrences"],
+                        "mean_minutes": None if d["mean_s"] is None else d["mean_s"] / 60,
+                        "median_minutes": None if d["median_s"] is None else d["median_s"] / 60}
+                       for a, d in durations.items()],
+    }
+
+
+def set_step_links(session: Session, log_id: int, links: dict[str, int | None], actor: User) -> None:
+    """Map activities to survey steps (`None` unmaps); activities not named keep their mapping."""
+    log = get_log(session, log_id)
+    ini = _linked_initiative(session, log)
+    initiatives.require_edit(session, actor, ini)
+    known = set(load_events(session, log_id)["activity"].unique().to_list())
+    step_ids = set(session.exec(select(SurveyStep.id).where(SurveyStep.initiative_id == ini.id)))
+    errors = [{"loc": ["body", "links", i, "activity"], "field": "activity", "message": f"not in the log: {a}",
+               "type": "unknown"} for i, a in enumerate(links) if a not in known]
+    errors += [{"loc": ["body", "links", i, "step_id"], "field": "step_id",
+                "message": f"step {s} is not a survey step of this initiative", "type": "unknown"}
+               for i, s in enumerate(links.values()) if s is not None and s not in step_ids]
+    if errors:
+        raise RuleViolation("Some mappings are not valid; nothing was changed.", errors=errors)
+    before = {link.activity: link.step_id for link in session.exec(select(StepLink).where(StepLink.log_id == log_id))}
+    session.exec(sa.delete(StepLink).where(StepLink.log_id == log_id, col(StepLink.activity).in_(list(links))))
+    session.add_all(StepLink(log_id=log_id, activity=a, step_id=s) for a, s in links.items() if s is not None)
+    session.flush()
+    after = {**{a: s for a, s in before.items() if a not in links}, **{a: s for a, s in links.items() if s}}
+    record(session, actor, "map_steps", "event_log", log_id, {"links": before}, {"links": after})
+
+
+# Weekly KPIs a log publishes: (code suffix, English name, Chinese name, unit, direction, aggregation, field).
+LOG_KPIS = (
+    ("CT50", "Case cycle time, median (event log)", "案件周期时长中位数（事件日志）", "h", "lower_is_better", "mean",
+     "p50_s"),
+    ("CT95", "Case cycle time, 95th percentile (event log)", "案件周期时长 P95（事件日志）", "h", "lower_is_better",
+     "mean", "p95_s"),
+    ("RWK", "Rework rate (event log)", "返工率（事件日志）", "%", "lower_is_better", "rate", "rework_rate"),
+    ("VOL", "Cases completed (event log)", "完成案件数（事件日志）", "cases", "higher_is_better", "sum", "cases"),
+)
+
+
+def log_kpi_code(process_code: str, suffix: str) -> str:
+    return f"{process_code[:40 - len(suffix) - 1]}-{suffix}"
+
+
+def publish_kpis(session: Session, log_id: int, actor: User) -> dict[str, Any]:
+    """Publish the log's weekly case cycle time (p50, p95, in hours), rework rate and volume as observations
+    of the process's event-log KPIs (created when missing), replacing what this log published before, so that
+    dashboards and pilots compare before and after on measured data."""
+    log = get_log(session, log_id)
+    if not metrics.can_ingest(actor):
+        raise Forbidden("Viewers cannot publish KPIs.")
+    process = session.get(Process, log.process_id)
+    weeks = steps.weekly_case_stats(load_events(session, log_id), get_settings().business_timezone)
+    codes = [log_kpi_code(process.code, suffix) for suffix, *_ in LOG_KPIS]
+    existing = {k.code_norm: k for k in session.exec(select(Kpi).where(col(Kpi.code_norm).in_([c.upper() for c in codes])))}
+    for code, (_, name_en, name_zh, unit, direction, aggregation, _) in zip(codes, LOG_KPIS, strict=True):
+        kpi = existing.get(code.upper())
+        if kpi is None:
+            metrics.create_kpi(session, KpiCreate(
+                code=code, name_en=name_en, name_zh=name_zh, unit=unit, direction=direction,
+                aggregation=aggregation, process_id=process.id, initiative_id=log.initiative_id,
+                description=f"Published from the event logs of {process.code}, one value per ISO week of "
+                            "case completion."), actor)
+        elif kpi.process_id != process.id:
+            raise Conflict(f"The KPI {code} belongs to another process.")
+    source = f"event_log:{log.id}"
+    kpi_ids = [k.id for k in session.exec(select(Kpi).where(col(Kpi.code_norm).in_([c.upper() for c in codes])))]
+    old = session.exec(select(sa.func.min(Observation.ts), sa.func.max(Observation.ts)).where(
+        col(Observation.kpi_id).in_(kpi_ids), Observation.source == source)).one()
+    session.exec(sa.delete(Observation).where(col(Observation.kpi_id).in_(kpi_ids), Observation.source == source))
+    if old[0] is not None:
+        invalidate_cache(session, dict.fromkeys(kpi_ids, (old[0], old[1])))
+    tz = ZoneInfo(get_settings().business_timezone)
+    rows = []
+    for week in weeks:
+        ts = datetime.combine(week["week"], time(), tz)
+        for code, (*_, field) in zip(codes, LOG_KPIS, strict=True):
+            value = week[field]
+            if value is None:
+                continue
+            value = value / 3600 if field.endswith("_s") else float(value)
+            rows.append(Row(ObservationIn(kpi=code, ts=ts, value=value), row=len(rows) + 1))
+    batches = [ingest(session, rows[i:i + MAX_BATCH_ROWS], actor, origin="event_log", source=source)
+               for i in range(0, len(rows), MAX_BATCH_ROWS)]
+    return {"kpis": codes, "weeks": len(weeks), "observations": len(rows),
+            "batches": [b.batch_id for b in batches]}

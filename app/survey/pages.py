@@ -1,0 +1,225 @@
+"""Survey pages: table 1 editable in place (htmx), totals, research records, import/export, the as-is map."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from app.auth.deps import CurrentActor
+from app.core.db import SessionDep
+from app.core.errors import PreconditionFailed, RuleViolation
+from app.core.forms import FormData
+from app.core.i18n import gettext_for, negotiate
+from app.core.templating import is_htmx, redirect, render
+from app.departments.service import list_departments
+from app.initiatives.forms import as_list, number, parse, service_errors, split, version
+from app.initiatives.pages import initiative_context
+from app.survey import asis_map, service, table1
+from app.survey.models import ProblemCategory, ResearchMethod, StepKind
+from app.survey.schemas import ResearchCreate, StepCreate, StepUpdate
+from app.users.models import User
+
+router = APIRouter()
+STEP_FIELDS = ("name", "kind", "department", "role", "minutes", "waiting_minutes", "systems", "problem_flags",
+               "description")
+
+
+def _step_values(form: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "name": form.get("name", ""),
+        "kind": form.get("kind") or "activity",
+        "department": form.get("department") or None,
+        "role": form.get("role", ""),
+        "minutes": str(form.get("minutes", "")).strip().replace(",", ".") or None,
+        "waiting_minutes": str(form.get("waiting_minutes", "")).strip().replace(",", ".") or "0",
+        "systems": split(form.get("systems")),
+        "problem_flags": as_list(form.get("problem_flags")),
+        "description": form.get("description", ""),
+    }
+    if str(form.get("position", "")).strip():
+        values["position"] = number(form.get("position"))
+    return values
+
+
+def survey_page(request: Request, session: Session, actor: User, initiative_id: int, *,
+                editing: int | None = None, step_errors: dict[str, str] | None = None,
+                step_values: dict[str, Any] | None = None, new_errors: dict[str, str] | None = None,
+                new_values: dict[str, Any] | None = None, import_errors: list[dict[str, Any]] | None = None,
+                research_errors: dict[str, str] | None = None, research_values: dict[str, Any] | None = None,
+                block: str | None = None, status_code: int = 200) -> Response:
+    ctx = initiative_context(session, actor, initiative_id)
+    steps = service.to_read(session, service.all_steps(session, initiative_id))
+    locale = negotiate(request)
+    departments = list_departments(session)
+    records = service.records_to_read(session, service.list_records(session, initiative_id, limit=200,
+                                                                    cursor=None)[0])
+    ctx.update({
+        "tab": "survey",
+        "steps": steps,
+        "summary": service.summarize(steps),
+        "departments": departments,
+        "dept_labels": {d.code: d.label(locale) for d in departments},
+        "kinds": list(StepKind),
+        "categories": list(ProblemCategory),
+        "methods": list(ResearchMethod),
+        "editing": editing,
+        "step_errors": step_errors or {},
+        "step_values": step_values,
+        "new_errors": new_errors or {},
+        "new_values": new_values or {"kind": "activity"},
+        "import_errors": import_errors or [],
+        "records": records,
+        "step_names": {s.id: f"{s.position}. {s.name}" for s in steps},
+        "research_errors": research_errors or {},
+        "research_values": research_values or {},
+        "export_lang": "zh_CN" if locale.startswith("zh") else "en",
+        "num": service.fmt_minutes,
+    })
+    return render(request, "survey/survey.html", ctx, block=block, status_code=status_code)
+
+
+@router.get("/initiatives/{initiative_id}/survey")
+def survey(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+           edit: Annotated[int | None, Query()] = None) -> Response:
+    return survey_page(request, session, actor.user, initiative_id, editing=edit, block="survey")
+
+
+def _after_change(request: Request, session: Session, actor: User, initiative_id: int) -> Response:
+    if is_htmx(request):
+        return survey_page(request, session, actor, initiative_id, block="survey")
+    return redirect(request, f"/initiatives/{initiative_id}/survey")
+
+
+@router.post("/initiatives/{initiative_id}/survey/steps")
+def create_step(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+                form: FormData) -> Response:
+    gettext = gettext_for(negotiate(request))
+    values = _step_values(form)
+    data, errors = parse(StepCreate, values, gettext)
+    if data is not None:
+        try:
+            service.create_step(session, initiative_id, data, actor.user)
+        except RuleViolation as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return _after_change(request, session, actor.user, initiative_id)
+    return survey_page(request, session, actor.user, initiative_id, new_errors=errors, new_values=values,
+                       block="survey", status_code=422)
+
+
+@router.get("/survey/steps/{step_id}/edit")
+def edit_step(step_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    step = service.get_step(session, step_id)
+    if not is_htmx(request):
+        return redirect(request, f"/initiatives/{step.initiative_id}/survey?edit={step_id}#step-{step_id}")
+    return survey_page(request, session, actor.user, step.initiative_id, editing=step_id, block="survey")
+
+
+@router.post("/survey/steps/{step_id}/edit")
+def update_step(step_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+                form: FormData) -> Response:
+    gettext = gettext_for(negotiate(request))
+    step = service.get_step(session, step_id)
+    initiative_id = step.initiative_id
+    values = _step_values(form)
+    values.pop("position", None)
+    data, errors = parse(StepUpdate, values, gettext)
+    if data is not None:
+        try:
+            service.update_step(session, step_id, data, actor.user, expected_version=version(form))
+        except PreconditionFailed:
+            session.rollback()
+            errors = {"__all__": gettext("Someone else changed this step meanwhile; it is shown again below.")}
+            return survey_page(request, session, actor.user, initiative_id, editing=step_id, step_errors=errors,
+                               block="survey", status_code=422)
+        except RuleViolation as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return _after_change(request, session, actor.user, initiative_id)
+    return survey_page(request, session, actor.user, initiative_id, editing=step_id, step_errors=errors,
+                       step_values=values, block="survey", status_code=422)
+
+
+@router.post("/survey/steps/{step_id}/move")
+def move_step(step_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+              form: FormData) -> Response:
+    position = number(form.get("position"))
+    step = service.get_step(session, step_id)
+    if isinstance(position, int) and position >= 1:
+        service.move_step(session, step_id, position, actor.user)
+    return _after_change(request, session, actor.user, step.initiative_id)
+
+
+@router.post("/survey/steps/{step_id}/delete")
+def delete_step(step_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    initiative_id = service.get_step(session, step_id).initiative_id
+    service.delete_step(session, step_id, actor.user)
+    return _after_change(request, session, actor.user, initiative_id)
+
+
+@router.post("/initiatives/{initiative_id}/survey/import")
+def import_table(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+                 file: Annotated[UploadFile, File()], mode: Annotated[str, Form()] = "append") -> Response:
+    gettext = gettext_for(negotiate(request))
+    content = file.file.read(table1.MAX_BYTES + 1)
+    try:
+        if len(content) > table1.MAX_BYTES:
+            raise RuleViolation("The file is larger than 2 MB.", errors=[{"message": "The file is larger than 2 MB."}])
+        service.import_table(session, initiative_id, content, file.filename or "",
+                             "replace" if mode == "replace" else "append", actor.user)
+    except RuleViolation as exc:
+        session.rollback()
+        errors = [{"row": e.get("row"), "column": e.get("column"),
+                   "message": gettext(e.get("message") or exc.detail)} for e in (exc.errors or [])] or \
+            [{"row": None, "column": None, "message": gettext(exc.detail)}]
+        return survey_page(request, session, actor.user, initiative_id, import_errors=errors, status_code=422)
+    return redirect(request, f"/initiatives/{initiative_id}/survey", flash="survey_imported")
+
+
+@router.post("/initiatives/{initiative_id}/research")
+def add_record(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+               form: FormData) -> Response:
+    gettext = gettext_for(negotiate(request))
+    values = {"method": form.get("method", ""), "conducted_on": form.get("conducted_on") or None,
+              "participants": form.get("participants", ""), "findings": form.get("findings", ""),
+              "step_ids": [number(v) for v in as_list(form.get("step_ids"))]}
+    data, errors = parse(ResearchCreate, values, gettext)
+    if data is not None:
+        try:
+            service.create_record(session, initiative_id, data, actor.user)
+        except RuleViolation as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            if is_htmx(request):
+                return survey_page(request, session, actor.user, initiative_id, block="research")
+            return redirect(request, f"/initiatives/{initiative_id}/survey#research")
+    return survey_page(request, session, actor.user, initiative_id, research_errors=errors,
+                       research_values=values, block="research", status_code=422)
+
+
+@router.post("/research-records/{record_id}/delete")
+def delete_record(record_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    initiative_id = service.get_record(session, record_id).initiative_id
+    service.delete_record(session, record_id, actor.user)
+    if is_htmx(request):
+        return survey_page(request, session, actor.user, initiative_id, block="research")
+    return redirect(request, f"/initiatives/{initiative_id}/survey#research")
+
+
+@router.get("/initiatives/{initiative_id}/map")
+def as_is_map(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    ctx = initiative_context(session, actor.user, initiative_id)
+    gettext = gettext_for(negotiate(request))
+    locale = negotiate(request)
+    labels = {d.code: d.label(locale) for d in list_departments(session)}
+    steps = service.to_read(session, service.all_steps(session, initiative_id))
+    ctx.update({"tab": "map", "map": asis_map.layout(steps, labels, gettext("No department")),
+                "summary": service.summarize(steps), "categories": list(ProblemCategory),
+                "num": service.fmt_minutes, "label_width": asis_map.LABEL_W})
+    return render(request, "survey/map.html", ctx)

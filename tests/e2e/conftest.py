@@ -1,0 +1,80 @@
+"""Browser tests: a live server in a subprocess (demo data) and headless Chromium via Playwright.
+
+Without /usr/bin/chromium (or the playwright package) the tests are skipped, unless
+REQUIRE_BROWSER=1 (CI), which makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.server import chromium_missing_reason, launch_browser, live_server
+
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="session")
+def _browser_available() -> None:
+    reason = chromium_missing_reason()
+    if reason is None:
+        return
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"REQUIRE_BROWSER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def live_url(_browser_available: None) -> Iterator[str]:
+    with live_server() as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def browser(_browser_available: None):  # noqa: ANN201
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = launch_browser(pw)
+        yield b
+        b.close()
+
+
+class Console(list):
+    """What the page reported: console messages (`type: text`) and uncaught errors (`pageerror: ...`)."""
+
+    def csp_violations(self) -> list[str]:
+        return [m for m in self if "Content Security Policy" in m]
+
+    def script_errors(self) -> list[str]:
+        return [m for m in self if m.startswith("pageerror")]
+
+
+@pytest.fixture
+def console() -> Console:
+    return Console()
+
+
+@pytest.fixture
+def page(browser, live_url: str, console: Console):  # noqa: ANN001, ANN201
+    """A fresh browser context (no cookies) on the live server; fails on CSP violations or script errors."""
+    context = browser.new_context(base_url=live_url, viewport=DESKTOP, locale="en-US")
+    context.set_default_timeout(5000)
+    p = context.new_page()
+    p.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    p.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+    yield p
+    context.close()
+    assert not console.csp_violations(), f"Content Security Policy violations: {console.csp_violations()}"
+    assert not console.script_errors(), f"script errors: {console.script_errors()}"
+
+
+def login(page, email: str, password: str) -> None:  # noqa: ANN001
+    page.goto("/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(re.compile(r"/processes$"))

@@ -1,0 +1,141 @@
+"""Shared helpers for the accounts and authentication tests.
+
+`fast_hashing` swaps the argon2id cost parameters for cheap ones (still argon2id, still salted and
+verified for real) so tests that log in many times stay fast; `test_config` checks the real ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from app.core import security
+from app.core.config import get_settings
+
+PROBLEM_JSON = "application/problem+json"
+COOKIE = "procopt_session"
+TOKEN_URL = "/api/v1/auth/token"
+
+
+@pytest.fixture
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    monkeypatch.setattr(security, "_password_hash", hasher)
+    monkeypatch.setattr(security, "_DUMMY_HASH", hasher.hash("not-a-real-password"))
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    """An RFC 9457 problem response with the given status."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].split(";")[0].strip() == PROBLEM_JSON, response.headers
+    body = response.json()
+    assert body["status"] == status
+    for key in ("type", "title", "detail"):
+        assert isinstance(body[key], str) and body[key], body
+    return body
+
+
+def assert_401(response: Any) -> dict[str, Any]:
+    body = assert_problem(response, 401)
+    assert response.headers.get("www-authenticate", "").lower().startswith("bearer")
+    return body
+
+
+def other_client(app: Any, **kwargs: Any) -> TestClient:
+    """Another client on the same app (and the `client` fixture's database overrides)."""
+    kwargs.setdefault("raise_server_exceptions", False)
+    return TestClient(app, **kwargs)
+
+
+def api_login(client: TestClient, email: str, password: str) -> Any:
+    return client.post(TOKEN_URL, data={"username": email, "password": password})
+
+
+def bearer_for(client: TestClient, email: str, password: str) -> dict[str, str]:
+    r = api_login(client, email, password)
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def page_login(client: TestClient, email: str, password: str) -> Any:
+    return client.post("/login", data={"email": email, "password": password}, follow_redirects=False)
+
+
+def set_cookie_header(response: Any, name: str = COOKIE) -> str:
+    for header in response.headers.get_list("set-cookie"):
+        if header.split("=", 1)[0].strip() == name:
+            return header
+    raise AssertionError(f"no Set-Cookie for {name}: {response.headers.get_list('set-cookie')}")
+
+
+def cookie_attributes(header: str) -> tuple[str, dict[str, str]]:
+    """(value, {lower-cased attribute: value}) of one Set-Cookie header."""
+    first, *attrs = [p.strip() for p in header.split(";")]
+    value = first.split("=", 1)[1].strip('"')
+    out: dict[str, str] = {}
+    for attr in attrs:
+        key, _, val = attr.partition("=")
+        out[key.strip().lower()] = val.strip()
+    return value, out
+
+
+def csrf_tokens(html: str) -> tuple[str | None, list[str]]:
+    """The token in `<body hx-headers=...>` and the values of hidden `csrf_token` fields."""
+    body = re.search(r"<body\b[^>]*>", html)
+    header_token = None
+    if body:
+        attr = re.search(r"hx-headers\s*=\s*'([^']*)'", body.group(0)) or re.search(
+            r'hx-headers\s*=\s*"([^"]*)"', body.group(0))
+        if attr:
+            header_token = json.loads(attr.group(1).replace("&#34;", '"').replace("&quot;", '"'))["X-CSRF-Token"]
+    fields = re.findall(r'<input[^>]*name="csrf_token"[^>]*value="([^"]*)"', html)
+    fields += re.findall(r'<input[^>]*value="([^"]*)"[^>]*name="csrf_token"', html)
+    return header_token, fields
+
+
+# --- JWTs built by hand ---------------------------------------------------------------------------
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_json(obj: Any) -> str:
+    return b64url(json.dumps(obj, separators=(",", ":")).encode())
+
+
+def hmac_jwt(header: dict[str, Any], claims: dict[str, Any], key: str | bytes, digest: Any = hashlib.sha256) -> str:
+    key_bytes = key.encode() if isinstance(key, str) else key
+    signing_input = f"{b64url_json(header)}.{b64url_json(claims)}"
+    signature = hmac.new(key_bytes, signing_input.encode(), digest).digest()
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def valid_claims(user_id: int, **overrides: Any) -> dict[str, Any]:
+    settings = get_settings()
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": str(user_id), "iat": now, "exp": now + 600,
+                              "iss": settings.jwt_issuer, "aud": settings.jwt_audience}
+    claims.update(overrides)
+    return claims
+
+
+@pytest.fixture
+def sqlite_transaction(connection: Any) -> None:
+    """Open the test's SQLite transaction for real before the first request.
+
+    pysqlite (legacy transaction control) emits no BEGIN until a DML statement; a request's
+    SAVEPOINT issued before that is a top-level transaction and its RELEASE commits for good,
+    so the test's final rollback would not undo it. A no-op DELETE opens the transaction.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("DELETE FROM login_failures WHERE 0 = 1")
