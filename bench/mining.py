@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 ACTIVITIES = [
     f"A{i:02d} {verb}" for i, verb in enumerate(["register", "check", "review", "approve", "ship"] * 4)
 ]
-TARGETS_1M = {"core_results": 0.35, "analyze": 1.0, "read_csv": 3.0}
+TARGETS_1M = {"core_results": 0.35, "analyze": 1.0, "read_csv": 3.0, "import": 3.0}
 PEAK_TARGET_MB = 600
 REPEATS = 5
 
@@ -124,6 +124,8 @@ def _worker(step: str, path: Path) -> dict[str, float]:
     if step == "read_csv":
         data = path.read_bytes()
         run: Callable[[], object] = lambda: read_csv(data)  # noqa: E731
+    elif step == "import":
+        run = _service_import(path)
     else:
         df = pl.read_parquet(path)
         run = (lambda: core_results(df)) if step == "core_results" else (lambda: analyze(df))  # noqa: E731
@@ -142,6 +144,42 @@ def _worker(step: str, path: Path) -> dict[str, float]:
         "rss_before": before,
         "rss_peak": _max_rss_mb(),
     }
+
+
+def _service_import(path: Path) -> Callable[[], object]:
+    """The whole import as the API does it (read, check, summarise, Parquet, store) into a fresh SQLite
+    database; each run is rolled back so that every run stores the log anew."""
+    import os
+
+    os.environ["DATABASE_URL"] = f"sqlite:///{path.parent / 'import.db'}"
+    from sqlmodel import Session
+
+    from app.core.db import get_engine
+    from app.core.migrate import upgrade
+    from app.mining.service import ImportOptions, import_log
+    from app.processes.schemas import ProcessCreate
+    from app.processes.service import create_process
+    from app.users.models import Role
+    from app.users.schemas import UserCreate
+    from app.users.service import create_user
+
+    upgrade()
+    data = path.read_bytes()
+    with Session(get_engine()) as session:
+        user = create_user(session, UserCreate(email="bench@example.com", display_name="bench", role=Role.admin,
+                                               password="bench password"), actor=None)
+        process = create_process(session, ProcessCreate(code="BENCH", name="bench"), user)
+        session.commit()
+        user_id, process_id = user.id, process.id
+
+    def run() -> None:
+        with Session(get_engine()) as session:
+            actor = session.get(type(user), user_id)
+            import_log(session, process_id=process_id, initiative_id=None, name=None, filename="log.csv",
+                       data=data, options=ImportOptions(timezone="UTC"), actor=actor)
+            session.rollback()
+
+    return run
 
 
 def _spawn(step: str, path: Path) -> dict[str, float]:
@@ -167,8 +205,8 @@ def main() -> None:
                 f"{size:,} events, {gen['cases']:,} cases generated in {gen['seconds']:.1f} s; "
                 f"CSV {gen['csv_mb']:.0f} MiB"
             )
-            for step in ("core_results", "analyze", "read_csv"):
-                source = folder / ("log.csv" if step == "read_csv" else "log.parquet")
+            for step in ("core_results", "analyze", "read_csv", "import"):
+                source = folder / ("log.csv" if step in ("read_csv", "import") else "log.parquet")
                 rows.append((size, step, _spawn(step, source)))
     _print_table(rows)
 
@@ -208,7 +246,8 @@ def _print_table(rows: list[tuple[int, str, dict[str, float]]]) -> None:
     print(f"\nLoad average 1/5/15 min at the end: {load} on {os.cpu_count()} CPUs.")
     print("median/best: wall clock; CPU s: median process CPU time summed over threads (the work done).")
     print(
-        f"Targets at 1M events: core <= 0.35 s, analyze <= 1 s, read_csv <= 3 s, peak RSS <= {PEAK_TARGET_MB} MB."
+        f"Targets at 1M events: core <= 0.35 s, analyze <= 1 s, read_csv and the whole import <= 3 s, "
+        f"peak RSS <= {PEAK_TARGET_MB} MB."
     )
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter
 from sqlmodel import Session, col, select
 
 from app.core.audit import AuditRecord, history, record
@@ -16,7 +17,7 @@ from app.core.pagination import Cursor, bad_cursor, page_window
 from app.departments.models import Department
 from app.departments.service import by_codes
 from app.processes.models import Process, ProcessDepartment, ProcessStatus
-from app.processes.schemas import OwnerRef, ProcessCreate, ProcessRead, ProcessSort, ProcessUpdate
+from app.processes.schemas import ProcessCreate, ProcessRead, ProcessSort, ProcessUpdate
 from app.users.models import Role, User
 
 EDITOR_ROLES = (Role.admin, Role.lead)
@@ -199,23 +200,20 @@ def to_read(session: Session, processes: list[Process]) -> list[ProcessRead]:
     ).all()
     codes = {ref_id: text for kind, ref_id, text in refs if kind == "d"}
     names = {ref_id: text for kind, ref_id, text in refs if kind == "u"}
-    return [
-        ProcessRead(
-            id=p.id,
-            code=p.code,
-            name=p.name,
-            description=p.description,
-            owner_department=codes.get(p.owner_department_id),
-            departments=by_process.get(p.id, []),
-            owner=OwnerRef(id=p.owner_id, display_name=names[p.owner_id]),
-            status=p.status,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-            version=p.version,
-        )
+    rows = [
+        {
+            "id": p.id, "code": p.code, "name": p.name, "description": p.description,
+            "owner_department": codes.get(p.owner_department_id),
+            "departments": by_process.get(p.id, []),
+            "owner": {"id": p.owner_id, "display_name": names[p.owner_id]},
+            "status": p.status, "created_at": p.created_at, "updated_at": p.updated_at, "version": p.version,
+        }
         for p in processes
     ]
+    return _READS.validate_python(rows)  # one call into pydantic-core for the whole page
 
+
+_READS = TypeAdapter(list[ProcessRead])
 
 _SORT_COLUMNS = {
     "code": Process.code_norm,
