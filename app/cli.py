@@ -7,6 +7,7 @@ import sys
 
 from sqlmodel import Session
 
+from app import models  # noqa: F401 - every table is known before the first query
 from app.core.config import ConfigError, get_settings
 from app.core.errors import AppError
 
