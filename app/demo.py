@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from app.departments.models import Department
+from app.measures.demo import load_measures
 from app.metrics.demo import load_metrics
 from app.processes.schemas import ProcessCreate
 from app.processes.service import create_process
@@ -76,6 +77,7 @@ def load(session: Session) -> None:
         create_process(session, data, owner)
     load_metrics(session)
     load_initiatives(session)
+    load_measures(session)
 
 
 def load_initiatives(session: Session) -> None:
@@ -83,6 +85,9 @@ def load_initiatives(session: Session) -> None:
     from app.initiatives.demo import load as load_yh_lc01
 
     load_yh_lc01(session)
+    from app.raci.demo import load_raci
+
+    load_raci(session)
 
 
 def credentials() -> list[tuple[str, str, str]]:

@@ -14,7 +14,8 @@ from sqlmodel import Session, col, func, select
 from app.initiatives.labels import GATE_MESSAGES
 from app.initiatives.models import Initiative, InitiativeStatus, Phase
 from app.initiatives.schemas import Criterion, GateRead
-from app.issues.models import OPEN_STATUSES, Issue, IssueCause, IssueStatus, IssueWhy
+from app.issues.models import OPEN_STATUSES, Issue, IssueCause, IssueWhy
+from app.measures.models import Measure, MeasureIssue, MeasureStatus
 from app.survey.models import ResearchRecord, SurveyStep
 
 Check = Callable[[Session, Initiative], Criterion]
@@ -64,7 +65,9 @@ def do_first_planned(session: Session, ini: Initiative) -> Criterion:
     t = ini.priority_threshold
     n = _count(session, select(func.count()).select_from(Issue).where(
         Issue.initiative_id == ini.id, Issue.impact >= t, Issue.urgency >= t,
-        col(Issue.status).in_((IssueStatus.open, IssueStatus.analysing))))
+        col(Issue.status).in_(OPEN_STATUSES), col(Issue.id).not_in(  # a non-dropped countermeasure plans it
+            select(MeasureIssue.issue_id).join(Measure, col(Measure.id) == MeasureIssue.measure_id)
+            .where(Measure.status != MeasureStatus.dropped))))
     return _criterion("do_first_planned", n == 0, n=n)
 
 

@@ -114,6 +114,7 @@ def _detail(request: Request, session: Session, actor: User, issue_id: int, *, b
     gettext = _gettext(request)
     from app.core.labels import label
     from app.initiatives.service import candidate_members
+    from app.measures.service import issue_measure_reads
 
     read = service.to_read(session, [issue])[0]
     causes = service.cause_tree(session, issue_id)
@@ -124,6 +125,7 @@ def _detail(request: Request, session: Session, actor: User, issue_id: int, *, b
         "fishbone": fishbone.layout(read.title, causes, labels),
         "steps": all_steps(session, issue.initiative_id), "people": candidate_members(session),
         "errors": errors or {}, "values": values or read.model_dump(), "editing_why": editing_why,
+        "countermeasures": issue_measure_reads(session, issue_id),
     })
     return render(request, "issues/detail.html", ctx, block=block, status_code=status_code)
 

@@ -271,4 +271,8 @@ def test_root_cause_gate(client, factory, team, session):
     assert r.status_code == 422 and r.json()["errors"][0]["type"] == "do_first_planned"
     su = f"{API}/issues/{scored.id}"
     client.patch(su, json={"status": "countermeasure_planned"}, headers={**h, "If-Match": _etag(client, h, su)})
+    r = client.post(f"{iurl}/advance", headers=h)  # the status alone plans nothing: a countermeasure does
+    assert r.status_code == 422 and r.json()["errors"][0]["type"] == "do_first_planned"
+    client.post(f"{iurl}/measures", json={"goal": "Activation <= 5 min", "issue_ids": [scored.id],
+                                          "description": "Automatic check", "type": "automate"}, headers=h)
     assert client.post(f"{iurl}/advance", headers=h).json()["current_phase"] == "pilot"
