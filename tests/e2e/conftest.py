@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.server import chromium_missing_reason, launch_browser, live_server
 
@@ -78,3 +79,10 @@ def login(page, email: str, password: str) -> None:  # noqa: ANN001
     page.fill("input[name=password]", password)
     page.click("form[action='/login'] button[type=submit]")
     page.wait_for_url(re.compile(r"/processes$"))
+
+
+def htmx_idle(page) -> None:  # noqa: ANN001
+    """Wait until htmx has swapped and bound the latest content (it binds new elements after a short
+    settle step; a test acting faster than a person could otherwise hit a not-yet-bound form)."""
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")).to_have_count(0)
+    page.wait_for_timeout(30)  # htmx's settle delay is 20 ms

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.e2e
 
 def _mark_document(page) -> None:  # noqa: ANN001
     """A flag that only survives as long as the page is not reloaded."""
+    page.wait_for_load_state("load")  # htmx (deferred) has taken over the page
     page.evaluate("window.__e2eNoReload = true")
 
 

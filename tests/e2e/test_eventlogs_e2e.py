@@ -54,6 +54,7 @@ def test_import_fix_and_analyse(page) -> None:  # noqa: ANN001
     expect(page.locator(".variant").first).to_contain_text("Manual review")
 
     # Filtering replaces the analysis without a reload.
+    page.wait_for_load_state("load")
     page.evaluate("window.__e2eNoReload = true")
     page.select_option("select[name=activity]", "Activate")
     page.fill("input[name=from]", "2026-05-05")

@@ -9,13 +9,14 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login
+from tests.e2e.conftest import htmx_idle, login
 from tests.e2e.server import LEAD
 
 pytestmark = pytest.mark.e2e
 
 
 def _mark_document(page) -> None:  # noqa: ANN001
+    page.wait_for_load_state("load")  # htmx (deferred) has taken over the page
     page.evaluate("window.__e2eNoReload = true")
 
 
@@ -153,6 +154,7 @@ def test_initiative_from_survey_to_matrix_and_gate(page) -> None:  # noqa: ANN00
     expect(page.locator(".quadrant-quick_fix, .quadrant-schedule").filter(has_text="Report format tweak")) \
         .to_have_count(1)
     expect(page.locator(".quadrant-schedule")).to_contain_text("Report format tweak")
+    htmx_idle(page)
     page.locator(".issue-card", has_text="Report format tweak").locator("select[name=urgency]").select_option("4")
     expect(do_first).to_contain_text("Report format tweak")
     expect(do_first.locator(".issue-card").first).to_contain_text("Late fulfilment")  # 25 before 16
