@@ -150,41 +150,6 @@ GATE_MESSAGES: dict[str, str] = {
 }
 
 # Form messages for what the shared ones (app/core/forms.py) do not cover, by pydantic error type.
-FORM_MESSAGES: dict[str, str] = {
-    "decimal_parsing": N_("Enter a number, e.g. 30 or 12.5."),
-    "decimal_type": N_("Enter a number, e.g. 30 or 12.5."),
-    "decimal_max_places": N_("At most two decimals."),
-    "decimal_max_digits": N_("This number is too large."),
-    "finite_number": N_("Enter a number, e.g. 30 or 12.5."),
-    "greater_than_equal": N_("This is too small."),
-    "less_than_equal": N_("This is too large."),
-    "greater_than": N_("This is too small."),
-    "int_type": N_("Enter a whole number."),
-    "int_parsing": N_("Enter a whole number."),
-    "date_from_datetime_parsing": N_("Enter a date."),
-    "date_parsing": N_("Enter a date."),
-    "date_type": N_("Enter a date."),
-    "too_long": N_("Too many entries."),
-    "unknown_step": N_("Choose steps of this initiative."),
-    "unknown_user": N_("Unknown or inactive user."),
-    "viewer_member": N_("Viewers cannot be team members."),
-    "unknown_process": N_("Unknown process."),
-    "date_order": N_("The end is before the start."),
-    "leader_required": N_("A team has exactly one leader: make another member the leader first."),
-    "second_leader": N_("A team has exactly one leader."),
-    "cycle": N_("A cause cannot be placed under itself or one of its own sub-causes."),
-    "too_deep": N_("Sub-causes nest at most four levels deep."),
-    "category_mismatch": N_("A sub-cause stays on its parent's bone."),
-    "unknown_cause": N_("Not a cause of this problem."),
-    "not_last": N_("Only the last answer of the chain can be its root cause."),
-    "chain_closed": N_("The chain already ends in a root cause; unmark it to ask another why."),
-    "phase_order": N_("Only an initiative in pilot, rollout or monitoring can return to design."),
-    "initiative_active": N_("The initiative must be active."),
-    "import_file": N_("The file cannot be read."),
-    "import_empty": N_("The file has no steps."),
-    "not_a_permutation": N_("Send every step exactly once."),
-    "missing": N_("This field is required."),
-}
 
 # Fixed error details of these domains that reach pages (shown with `_(error.detail)`).
 ERROR_DETAILS = [

@@ -11,10 +11,10 @@ from sqlmodel import Session
 from app.auth.deps import CurrentActor
 from app.core.db import SessionDep
 from app.core.errors import NotFound, PreconditionFailed, RuleViolation
-from app.core.forms import FormData
+from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
 from app.core.templating import is_htmx, redirect, render
-from app.initiatives.forms import as_list, number, parse, service_errors, version
+from app.initiatives.forms import as_list, number, version
 from app.initiatives.pages import initiative_context
 from app.issues import fishbone, service
 from app.issues.models import CauseCategory, IssueSource, IssueStatus, ProblemCategory
@@ -93,7 +93,7 @@ def create_issue(initiative_id: int, request: Request, session: SessionDep, acto
                  form: FormData) -> Response:
     gettext = _gettext(request)
     values = _issue_values(form)
-    data, errors = parse(IssueCreate, values, gettext)
+    data, errors = parse_form(IssueCreate, values, gettext)
     if data is not None:
         try:
             issue = service.create_issue(session, initiative_id, data, actor.user)
@@ -141,7 +141,7 @@ def update_issue(issue_id: int, request: Request, session: SessionDep, actor: Cu
                  form: FormData) -> Response:
     gettext = _gettext(request)
     values = _issue_values(form)
-    data, errors = parse(IssueUpdate, values, gettext)
+    data, errors = parse_form(IssueUpdate, values, gettext)
     if data is not None:
         try:
             service.update_issue(session, issue_id, data, actor.user, expected_version=version(form))
@@ -178,7 +178,7 @@ def add_cause(issue_id: int, request: Request, session: SessionDep, actor: Curre
     parent = number(form.get("parent_id"))
     values = {"text": form.get("text", ""), "is_root": bool(form.get("is_root")), "parent_id": parent,
               "category": None if parent else (form.get("category") or None)}
-    data, errors = parse(CauseCreate, values, gettext)
+    data, errors = parse_form(CauseCreate, values, gettext)
     if data is not None:
         try:
             service.create_cause(session, issue_id, data, actor.user)
@@ -221,7 +221,7 @@ def add_why(issue_id: int, request: Request, session: SessionDep, actor: Current
     gettext = _gettext(request)
     values = {"question": form.get("question", ""), "answer": form.get("answer", ""),
               "is_root": bool(form.get("is_root"))}
-    data, errors = parse(WhyCreate, values, gettext)
+    data, errors = parse_form(WhyCreate, values, gettext)
     if data is not None:
         try:
             service.create_why(session, issue_id, data, actor.user)
@@ -241,7 +241,7 @@ def update_why(issue_id: int, why_id: int, request: Request, session: SessionDep
     values: dict[str, Any] = {k: form[k] for k in ("question", "answer") if k in form}
     if "is_root" in form:
         values["is_root"] = form.get("is_root") == "1"
-    data, errors = parse(WhyUpdate, values, gettext)
+    data, errors = parse_form(WhyUpdate, values, gettext)
     if data is not None:
         try:
             service.update_why(session, issue_id, why_id, data, actor.user, expected_version=version(form))
@@ -284,7 +284,7 @@ def score(initiative_id: int, issue_id: int, request: Request, session: SessionD
     issue = service.get_issue(session, issue_id)
     if issue.initiative_id != initiative_id:
         raise NotFound(f"Problem {issue_id} not found in initiative {initiative_id}.")
-    data, errors = parse(IssueUpdate, {"impact": number(form.get("impact")),
+    data, errors = parse_form(IssueUpdate, {"impact": number(form.get("impact")),
                                        "urgency": number(form.get("urgency"))}, gettext)
     error = next(iter(errors.values()), None)
     if data is not None:

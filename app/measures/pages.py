@@ -11,11 +11,11 @@ from sqlmodel import Session, col, select
 from app.auth.deps import CurrentActor
 from app.core.db import SessionDep
 from app.core.errors import PreconditionFailed, RuleViolation
-from app.core.forms import FormData
+from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
 from app.core.templating import is_htmx, redirect, render
 from app.departments.service import list_departments
-from app.initiatives.forms import as_list, number, parse, service_errors, version
+from app.initiatives.forms import as_list, number, version
 from app.initiatives.pages import initiative_context
 from app.initiatives.service import can_edit, candidate_members, get_initiative
 from app.issues.models import Issue
@@ -96,7 +96,7 @@ def create_measure(initiative_id: int, request: Request, session: SessionDep, ac
                    form: FormData) -> Response:
     gettext = _gettext(request)
     values = _values(form)
-    data, errors = parse(MeasureCreate, values, gettext)
+    data, errors = parse_form(MeasureCreate, values, gettext)
     if data is not None:
         try:
             service.create_measure(session, initiative_id, data, actor.user)
@@ -158,7 +158,7 @@ def update_measure(measure_id: int, request: Request, session: SessionDep, actor
     measure = service.get_measure(session, measure_id)
     initiative_id = measure.initiative_id
     values = _values(form)
-    data, errors = parse(MeasureUpdate, values, gettext)
+    data, errors = parse_form(MeasureUpdate, values, gettext)
     if data is not None:
         try:
             service.update_measure(session, measure_id, data, actor.user, expected_version=version(form))

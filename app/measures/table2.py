@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from app.core.spreadsheets import csv_bytes, workbook_bytes, write_table
 from app.measures.models import EffectDirection, MeasureStatus, MeasureType
 from app.measures.schemas import MeasureRead
 
 Lang = Literal["en", "zh_CN"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 # (key, English, Simplified Chinese): the method's six columns, then what procopt adds.
 COLUMNS: list[tuple[str, str, str]] = [
@@ -57,11 +55,6 @@ class ExportContext:
     process_name: str
     department_labels: dict[str, str]  # code -> label in the export's language
     lang: Lang
-
-
-def _safe(text: str) -> str:
-    """Keep spreadsheet programs from reading text as a formula (CSV injection)."""
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def num(value: Decimal | None) -> str:
@@ -113,17 +106,11 @@ def export_rows(measures: list[MeasureRead], ctx: ExportContext) -> Iterator[lis
 
 
 def to_csv(measures: list[MeasureRead], ctx: ExportContext) -> bytes:
-    """UTF-8 with a byte-order mark, so Excel and WPS open the Chinese text correctly."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    for row in export_rows(measures, ctx):
-        writer.writerow([_safe(v) if isinstance(v, str) else v for v in row])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return csv_bytes(export_rows(measures, ctx))
 
 
 def to_xlsx(measures: list[MeasureRead], ctx: ExportContext) -> bytes:
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     wb = Workbook()
@@ -131,25 +118,8 @@ def to_xlsx(measures: list[MeasureRead], ctx: ExportContext) -> bytes:
     ws.title = SHEET_TITLE[ctx.lang]
     title = ("流程优化方案设计表" if ctx.lang == "zh_CN" else "Optimization plan (table 2)") + \
         f" - {ctx.process_name}"
-    ws.append([title])
-    ws["A1"].font = Font(bold=True, size=13)
-    header_fill = PatternFill("solid", fgColor="DDE7F3")
-    for r, row in enumerate(export_rows(measures, ctx), start=2):
-        for c, value in enumerate(row, start=1):
-            cell = ws.cell(row=r, column=c, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula
-            if r == 2:
-                cell.font = Font(bold=True)
-                cell.fill = header_fill
-                cell.alignment = Alignment(wrap_text=True, vertical="center")
-            else:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for c, w in enumerate([6, 24, 28, 40, 16, 12, 30, 14, 16, 10, 8, 30], start=1):
-        ws.column_dimensions[get_column_letter(c)].width = w
+    write_table(ws, title, export_rows(measures, ctx), [6, 24, 28, 40, 16, 12, 30, 14, 16, 10, 8, 30])
     ws.freeze_panes = "A3"
     if measures:
         ws.auto_filter.ref = f"A2:{get_column_letter(len(COLUMNS))}{len(measures) + 2}"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(wb)

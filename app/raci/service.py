@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from app.core.audit import record
 from app.core.errors import NotFound, RuleViolation
+from app.core.spreadsheets import csv_bytes, workbook_bytes, write_table
 from app.initiatives.common import field_error, rule
 from app.initiatives.service import editable, get_initiative, membership
 from app.raci.labels import CHECK_MESSAGES
@@ -353,42 +354,19 @@ def export_rows(m: Matrix, lang: str) -> list[list[str]]:
     return rows
 
 
-def _safe(value: str) -> str:
-    """No spreadsheet formulas from user text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
 def to_csv(m: Matrix, lang: str) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    for row in export_rows(m, lang):
-        writer.writerow([_safe(v) for v in row])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return csv_bytes(export_rows(m, lang))
 
 
 def to_xlsx(m: Matrix, lang: str) -> bytes:
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-
     wb = Workbook()
     ws = wb.active
     ws.title = "RACI"
-    fill = PatternFill("solid", fgColor="DDE7F3")
-    for r, row in enumerate(export_rows(m, lang), start=1):
-        for c, value in enumerate(row, start=1):
-            cell = ws.cell(row=r, column=c, value=value)
-            cell.data_type = "s"
-            if r == 1 or c == 1:
-                cell.font = Font(bold=True)
-            if r == 1:
-                cell.fill = fill
-            elif c > 1:
-                cell.alignment = Alignment(horizontal="center")
-    ws.column_dimensions["A"].width = 36
+    rows = export_rows(m, lang)
+    write_table(ws, None, rows, [36] + [14] * (len(rows[0]) - 1), wrap=lambda c: c == 1)
     ws.freeze_panes = "B2"
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return workbook_bytes(wb)
 
 
 def _import_error(row: int, column: str, message: str) -> dict[str, Any]:

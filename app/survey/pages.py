@@ -11,11 +11,11 @@ from sqlmodel import Session
 from app.auth.deps import CurrentActor
 from app.core.db import SessionDep
 from app.core.errors import PreconditionFailed, RuleViolation
-from app.core.forms import FormData
+from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
 from app.core.templating import is_htmx, redirect, render
 from app.departments.service import list_departments
-from app.initiatives.forms import as_list, number, parse, service_errors, split, version
+from app.initiatives.forms import as_list, number, split, version
 from app.initiatives.pages import initiative_context
 from app.survey import asis_map, service, table1
 from app.survey.models import ProblemCategory, ResearchMethod, StepKind
@@ -98,7 +98,7 @@ def create_step(initiative_id: int, request: Request, session: SessionDep, actor
                 form: FormData) -> Response:
     gettext = gettext_for(negotiate(request))
     values = _step_values(form)
-    data, errors = parse(StepCreate, values, gettext)
+    data, errors = parse_form(StepCreate, values, gettext)
     if data is not None:
         try:
             service.create_step(session, initiative_id, data, actor.user)
@@ -127,7 +127,7 @@ def update_step(step_id: int, request: Request, session: SessionDep, actor: Curr
     initiative_id = step.initiative_id
     values = _step_values(form)
     values.pop("position", None)
-    data, errors = parse(StepUpdate, values, gettext)
+    data, errors = parse_form(StepUpdate, values, gettext)
     if data is not None:
         try:
             service.update_step(session, step_id, data, actor.user, expected_version=version(form))
@@ -188,7 +188,7 @@ def add_record(initiative_id: int, request: Request, session: SessionDep, actor:
     values = {"method": form.get("method", ""), "conducted_on": form.get("conducted_on") or None,
               "participants": form.get("participants", ""), "findings": form.get("findings", ""),
               "step_ids": [number(v) for v in as_list(form.get("step_ids"))]}
-    data, errors = parse(ResearchCreate, values, gettext)
+    data, errors = parse_form(ResearchCreate, values, gettext)
     if data is not None:
         try:
             service.create_record(session, initiative_id, data, actor.user)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from app.core.spreadsheets import FORMULA_START, csv_bytes, workbook_bytes, write_table
 from app.departments.models import Department
 from app.survey.models import ProblemCategory, StepKind
 from app.survey.schemas import StepCreate, StepRead, SurveySummary
@@ -72,7 +73,6 @@ FLAG_ALIASES: dict[str, ProblemCategory] = {
 SHEET_TITLE = {"en": "Table 1 current state", "zh_CN": "现状调研表"}
 SUMMARY_TITLE = {"en": "Totals", "zh_CN": "汇总"}
 LIST_SPLIT = re.compile(r"[,，、;；\n]+")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _norm(text: object) -> str:
@@ -122,11 +122,6 @@ class ExportContext:
     lang: Lang
 
 
-def _safe(text: str) -> str:
-    """Keep spreadsheet programs from reading text as a formula (CSV injection)."""
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def export_rows(steps: list[StepRead], ctx: ExportContext) -> Iterator[list[Any]]:
     i = 1 if ctx.lang == "zh_CN" else 0
     sep = "、" if ctx.lang == "zh_CN" else ", "
@@ -154,17 +149,12 @@ def _number(value: Decimal) -> int | float:
 
 
 def to_csv(steps: list[StepRead], ctx: ExportContext) -> bytes:
-    """UTF-8 with a byte-order mark, so Excel and WPS open the Chinese text correctly."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    for row in export_rows(steps, ctx):
-        writer.writerow([_safe(v) if isinstance(v, str) else v for v in row])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return csv_bytes(export_rows(steps, ctx))
 
 
 def to_xlsx(steps: list[StepRead], ctx: ExportContext, summary: SurveySummary) -> bytes:
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
     wb = Workbook()
@@ -172,23 +162,8 @@ def to_xlsx(steps: list[StepRead], ctx: ExportContext, summary: SurveySummary) -
     ws.title = SHEET_TITLE[ctx.lang]
     title = ("运营流程现状调研表" if ctx.lang == "zh_CN" else "Current-state survey (table 1)") + \
         f" - {ctx.process_name}"
-    ws.append([title])
-    ws["A1"].font = Font(bold=True, size=13)
-    header_fill = PatternFill("solid", fgColor="DDE7F3")
-    for r, row in enumerate(export_rows(steps, ctx), start=2):
-        for c, value in enumerate(row, start=1):
-            cell = ws.cell(row=r, column=c, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula
-            if r == 2:
-                cell.font = Font(bold=True)
-                cell.fill = header_fill
-                cell.alignment = Alignment(wrap_text=True, vertical="center")
-            elif c in (4, 12):
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-    widths = [6, 24, 22, 28, 10, 16, 18, 12, 14, 22, 24, 44]
-    for c, w in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(c)].width = w
+    write_table(ws, title, export_rows(steps, ctx), [6, 24, 22, 28, 10, 16, 18, 12, 14, 22, 24, 44],
+                wrap=lambda c: c in (4, 12))
     ws.freeze_panes = "A3"
     if steps:
         ws.auto_filter.ref = f"A2:{get_column_letter(len(COLUMNS))}{len(steps) + 2}"
@@ -211,9 +186,7 @@ def to_xlsx(steps: list[StepRead], ctx: ExportContext, summary: SurveySummary) -
     for c in range(1, 6):
         sm.cell(row=1, column=c).font = Font(bold=True)
         sm.column_dimensions[get_column_letter(c)].width = 18
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(wb)
 
 
 # ---------------------------------------------------------------- import

@@ -1,0 +1,61 @@
+"""CSV and XLSX exports that Excel and WPS open as people expect (shared by tables 1 and 2 and RACI)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable
+from typing import Any
+
+# Text starting with one of these is read as a formula by spreadsheet programs (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+HEADER_FILL = "DDE7F3"
+
+
+def neutralised(text: str) -> str:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_bytes(rows: Iterable[list[Any]]) -> bytes:
+    """UTF-8 with a byte-order mark, so Excel and WPS open Chinese text correctly; no formulas."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([neutralised(v) if isinstance(v, str) else v for v in row])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def write_table(ws: Any, title: str | None, rows: Iterable[list[Any]], widths: list[int],
+                wrap: Callable[[int], bool] = lambda _column: True) -> int:
+    """A bold title line (when given), a shaded header row, then the rows; text never becomes a formula.
+    Returns the number of the header row."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    header = 1
+    if title is not None:
+        ws.append([title])
+        ws["A1"].font = Font(bold=True, size=13)
+        header = 2
+    fill = PatternFill("solid", fgColor=HEADER_FILL)
+    for r, row in enumerate(rows, start=header):
+        for c, value in enumerate(row, start=1):
+            cell = ws.cell(row=r, column=c, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # never a formula
+            if r == header:
+                cell.font = Font(bold=True)
+                cell.fill = fill
+                cell.alignment = Alignment(wrap_text=True, vertical="center")
+            elif wrap(c):
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for c, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(c)].width = w
+    return header
+
+
+def workbook_bytes(wb: Any) -> bytes:
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
