@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.core.audit import record
-from app.core.errors import NotFound, RuleViolation
+from app.core.errors import Conflict, NotFound, RuleViolation
 from app.core.spreadsheets import csv_bytes, workbook_bytes, write_table
 from app.initiatives.common import field_error, rule
 from app.initiatives.service import editable, get_initiative, membership
@@ -324,7 +325,10 @@ def _write(session: Session, activity_id: int, role_id: int, letters: str) -> No
     else:
         cell.letters = letters
         session.add(cell)
-    session.flush()
+    try:
+        session.flush()
+    except sa.exc.IntegrityError as exc:  # the same cell created by a concurrent request
+        raise Conflict("Someone else changed this cell at the same moment; reload the matrix.") from exc
 
 
 def toggle(session: Session, initiative_id: int, activity_id: int, role_id: int, letter: str, actor: User) -> Matrix:
