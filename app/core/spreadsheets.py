@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import enum
 import io
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -10,6 +11,18 @@ from typing import Any
 # Text starting with one of these is read as a formula by spreadsheet programs (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 HEADER_FILL = "DDE7F3"
+
+
+class ExportFormat(enum.StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+class ExportLang(enum.StrEnum):
+    """Language of an export's column names and values."""
+
+    en = "en"
+    zh_CN = "zh_CN"
 
 
 def neutralised(text: str) -> str:

@@ -49,3 +49,9 @@ def no_nulls(changes: dict[str, Any], fields: tuple[str, ...]) -> None:
     for key in fields:
         if key in changes and changes[key] is None:
             raise rule(f"{key} cannot be null.", key, "null", "may not be null")
+
+
+# OpenAPI responses of the endpoints on an initiative's content (survey, issues, RACI, measures).
+TEAM_PROBLEMS: dict[int | str, dict[str, str]] = {403: {"description": "Not on the initiative's team"},
+                                                  404: {"description": "Not found"}}
+TEAM_PATCH = {**TEAM_PROBLEMS, 412: {"description": "If-Match is stale"}, 428: {"description": "If-Match missing"}}

@@ -10,6 +10,7 @@ from app.core.db import SessionDep
 from app.core.errors import NotFound
 from app.core.etag import required_version, set_etag
 from app.core.pagination import set_link_header
+from app.initiatives.common import TEAM_PATCH, TEAM_PROBLEMS
 from app.issues import service
 from app.issues.models import IssueStatus, ProblemCategory
 from app.issues.schemas import (
@@ -30,8 +31,6 @@ from app.issues.schemas import (
 
 router = APIRouter(tags=["issues"])
 ISSUE, CAUSE, WHY = "issue", "issue-cause", "issue-why"
-_PROBLEMS = {403: {"description": "Not on the initiative's team"}, 404: {"description": "Not found"}}
-_PATCH = {**_PROBLEMS, 412: {"description": "If-Match is stale"}, 428: {"description": "If-Match missing"}}
 
 
 def _issue(session, response: Response, issue) -> IssueRead:  # noqa: ANN001
@@ -40,7 +39,7 @@ def _issue(session, response: Response, issue) -> IssueRead:  # noqa: ANN001
 
 
 @router.get("/initiatives/{initiative_id}/issues", response_model=IssuePage,
-            dependencies=[require_scope("read")], responses=_PROBLEMS)
+            dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
 def list_issues(
     initiative_id: int,
     request: Request,
@@ -65,7 +64,7 @@ def list_issues(
 
 
 @router.post("/initiatives/{initiative_id}/issues", status_code=status.HTTP_201_CREATED, response_model=IssueRead,
-             dependencies=[require_scope("write")], responses=_PROBLEMS)
+             dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def create_issue(initiative_id: int, data: IssueCreate, session: SessionDep, actor: CurrentActor,
                  response: Response):
     """Record a problem (team members), linked to survey steps of the same initiative."""
@@ -75,7 +74,7 @@ def create_issue(initiative_id: int, data: IssueCreate, session: SessionDep, act
 
 
 @router.get("/initiatives/{initiative_id}/priority-matrix", response_model=PriorityMatrix,
-            dependencies=[require_scope("read")], responses=_PROBLEMS)
+            dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
 def priority_matrix(initiative_id: int, session: SessionDep, actor: CurrentActor,
                     include_resolved: bool = False):
     """Impact x urgency: `do_first` (high, high), `schedule` (high impact, low urgency), `quick_fix`
@@ -86,13 +85,13 @@ def priority_matrix(initiative_id: int, session: SessionDep, actor: CurrentActor
 
 
 @router.get("/issues/{issue_id}", response_model=IssueRead, dependencies=[require_scope("read")],
-            responses=_PROBLEMS)
+            responses=TEAM_PROBLEMS)
 def read_issue(issue_id: int, session: SessionDep, actor: CurrentActor, response: Response):
     return _issue(session, response, service.get_issue(session, issue_id))
 
 
 @router.patch("/issues/{issue_id}", response_model=IssueRead, dependencies=[require_scope("write")],
-              responses=_PATCH)
+              responses=TEAM_PATCH)
 def update_issue(issue_id: int, data: IssueUpdate, request: Request, session: SessionDep, actor: CurrentActor,
                  response: Response):
     """Change a problem, e.g. score it (team members). Requires `If-Match`."""
@@ -102,7 +101,7 @@ def update_issue(issue_id: int, data: IssueUpdate, request: Request, session: Se
 
 
 @router.delete("/issues/{issue_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[require_scope("write")],
-               responses=_PROBLEMS)
+               responses=TEAM_PROBLEMS)
 def delete_issue(issue_id: int, session: SessionDep, actor: CurrentActor) -> Response:
     """Delete a problem with its causes and whys (team members)."""
     service.delete_issue(session, issue_id, actor.user)
@@ -112,7 +111,7 @@ def delete_issue(issue_id: int, session: SessionDep, actor: CurrentActor) -> Res
 # ------------------------------------------------------------------ fishbone
 
 @router.get("/issues/{issue_id}/causes", response_model=list[CauseRead], dependencies=[require_scope("read")],
-            responses=_PROBLEMS)
+            responses=TEAM_PROBLEMS)
 def list_causes(issue_id: int, session: SessionDep, actor: CurrentActor):
     """The fishbone in tree order: bone by bone (man, machine, material, method, environment), each cause
     followed by its sub-causes (`depth`). At most 200 causes per problem, so never paginated."""
@@ -120,7 +119,7 @@ def list_causes(issue_id: int, session: SessionDep, actor: CurrentActor):
 
 
 @router.post("/issues/{issue_id}/causes", status_code=status.HTTP_201_CREATED, response_model=CauseRead,
-             dependencies=[require_scope("write")], responses=_PROBLEMS)
+             dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def create_cause(issue_id: int, data: CauseCreate, session: SessionDep, actor: CurrentActor, response: Response):
     """Add a cause on a bone, or a sub-cause under `parent_id` (team members)."""
     cause = service.create_cause(session, issue_id, data, actor.user)
@@ -130,7 +129,7 @@ def create_cause(issue_id: int, data: CauseCreate, session: SessionDep, actor: C
 
 
 @router.get("/issues/{issue_id}/causes/{cause_id}", response_model=CauseRead,
-            dependencies=[require_scope("read")], responses=_PROBLEMS)
+            dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
 def read_cause(issue_id: int, cause_id: int, session: SessionDep, actor: CurrentActor, response: Response):
     cause = service.cause_read(session, issue_id, cause_id)
     set_etag(response, CAUSE, cause.id, cause.version)
@@ -138,7 +137,7 @@ def read_cause(issue_id: int, cause_id: int, session: SessionDep, actor: Current
 
 
 @router.patch("/issues/{issue_id}/causes/{cause_id}", response_model=CauseRead,
-              dependencies=[require_scope("write")], responses=_PATCH)
+              dependencies=[require_scope("write")], responses=TEAM_PATCH)
 def update_cause(issue_id: int, cause_id: int, data: CauseUpdate, request: Request, session: SessionDep,
                  actor: CurrentActor, response: Response):
     """Change a cause: text, root-cause mark, bone, or parent (a cycle is refused). Requires `If-Match`."""
@@ -149,7 +148,7 @@ def update_cause(issue_id: int, cause_id: int, data: CauseUpdate, request: Reque
 
 
 @router.delete("/issues/{issue_id}/causes/{cause_id}", status_code=status.HTTP_204_NO_CONTENT,
-               dependencies=[require_scope("write")], responses=_PROBLEMS)
+               dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def delete_cause(issue_id: int, cause_id: int, session: SessionDep, actor: CurrentActor) -> Response:
     """Delete a cause and its sub-causes (team members)."""
     service.delete_cause(session, issue_id, cause_id, actor.user)
@@ -159,14 +158,14 @@ def delete_cause(issue_id: int, cause_id: int, session: SessionDep, actor: Curre
 # ------------------------------------------------------------------ 5-Whys
 
 @router.get("/issues/{issue_id}/whys", response_model=list[WhyRead], dependencies=[require_scope("read")],
-            responses=_PROBLEMS)
+            responses=TEAM_PROBLEMS)
 def list_whys(issue_id: int, session: SessionDep, actor: CurrentActor):
     """The 5-Whys chain in order (at most 10 links)."""
     return service.why_reads(session, issue_id)
 
 
 @router.post("/issues/{issue_id}/whys", status_code=status.HTTP_201_CREATED, response_model=WhyRead,
-             dependencies=[require_scope("write")], responses=_PROBLEMS)
+             dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def create_why(issue_id: int, data: WhyCreate, session: SessionDep, actor: CurrentActor, response: Response):
     """Ask the next why (team members); `is_root` ends the chain with its root cause."""
     why = service.create_why(session, issue_id, data, actor.user)
@@ -176,7 +175,7 @@ def create_why(issue_id: int, data: WhyCreate, session: SessionDep, actor: Curre
 
 
 @router.get("/issues/{issue_id}/whys/{why_id}", response_model=WhyRead, dependencies=[require_scope("read")],
-            responses=_PROBLEMS)
+            responses=TEAM_PROBLEMS)
 def read_why(issue_id: int, why_id: int, session: SessionDep, actor: CurrentActor, response: Response):
     why = next((w for w in service.why_reads(session, issue_id) if w.id == why_id), None)
     if why is None:
@@ -186,7 +185,7 @@ def read_why(issue_id: int, why_id: int, session: SessionDep, actor: CurrentActo
 
 
 @router.patch("/issues/{issue_id}/whys/{why_id}", response_model=WhyRead, dependencies=[require_scope("write")],
-              responses=_PATCH)
+              responses=TEAM_PATCH)
 def update_why(issue_id: int, why_id: int, data: WhyUpdate, request: Request, session: SessionDep,
                actor: CurrentActor, response: Response):
     """Change a why; only the last one may be marked as the root cause. Requires `If-Match`."""
@@ -197,7 +196,7 @@ def update_why(issue_id: int, why_id: int, data: WhyUpdate, request: Request, se
 
 
 @router.delete("/issues/{issue_id}/whys/{why_id}", status_code=status.HTTP_204_NO_CONTENT,
-               dependencies=[require_scope("write")], responses=_PROBLEMS)
+               dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def delete_why(issue_id: int, why_id: int, session: SessionDep, actor: CurrentActor) -> Response:
     service.delete_why(session, issue_id, why_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

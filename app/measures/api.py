@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -10,24 +9,18 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.auth.deps import CurrentActor, require_scope
 from app.core.db import SessionDep
 from app.core.etag import required_version, set_etag
+from app.core.spreadsheets import ExportFormat, ExportLang
+from app.initiatives.common import TEAM_PATCH, TEAM_PROBLEMS
 from app.measures import service, table2
 from app.measures.models import MeasureStatus
 from app.measures.schemas import MeasureCreate, MeasurePage, MeasureRead, MeasureUpdate
 
 router = APIRouter(tags=["measures"])
 MEASURE = "measure"
-_PROBLEMS = {403: {"description": "Not on the initiative's team"}, 404: {"description": "Not found"}}
-_PATCH = {**_PROBLEMS, 412: {"description": "If-Match is stale"}, 428: {"description": "If-Match missing"}}
 
 
-class ExportFormat(enum.StrEnum):
-    csv = "csv"
-    xlsx = "xlsx"
 
 
-class ExportLang(enum.StrEnum):
-    zh_CN = "zh_CN"
-    en = "en"
 
 
 def _measure(session, response: Response, measure) -> MeasureRead:  # noqa: ANN001
@@ -36,7 +29,7 @@ def _measure(session, response: Response, measure) -> MeasureRead:  # noqa: ANN0
 
 
 @router.get("/initiatives/{initiative_id}/measures", response_model=MeasurePage,
-            dependencies=[require_scope("read")], responses=_PROBLEMS)
+            dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
 def list_measures(initiative_id: int, session: SessionDep, actor: CurrentActor,
                   status_: Annotated[MeasureStatus | None, Query(alias="status")] = None,
                   department: Annotated[str | None, Query(max_length=40, description="Department code")] = None,
@@ -48,7 +41,7 @@ def list_measures(initiative_id: int, session: SessionDep, actor: CurrentActor,
 
 
 @router.post("/initiatives/{initiative_id}/measures", status_code=status.HTTP_201_CREATED,
-             response_model=MeasureRead, dependencies=[require_scope("write")], responses=_PROBLEMS)
+             response_model=MeasureRead, dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def create_measure(initiative_id: int, data: MeasureCreate, session: SessionDep, actor: CurrentActor,
                    response: Response):
     """Plan a countermeasure (team members) for problems of the same initiative."""
@@ -58,7 +51,7 @@ def create_measure(initiative_id: int, data: MeasureCreate, session: SessionDep,
 
 
 @router.get("/initiatives/{initiative_id}/measures/export", dependencies=[require_scope("read")],
-            responses={**_PROBLEMS, 200: {"content": {"text/csv": {}, table2.XLSX_TYPE: {}},
+            responses={**TEAM_PROBLEMS, 200: {"content": {"text/csv": {}, table2.XLSX_TYPE: {}},
                                           "description": "Table 2 as a file"}})
 def export_measures(initiative_id: int, session: SessionDep, actor: CurrentActor,
                     format: ExportFormat = ExportFormat.xlsx, lang: ExportLang = ExportLang.zh_CN) -> Response:
@@ -75,13 +68,13 @@ def export_measures(initiative_id: int, session: SessionDep, actor: CurrentActor
 
 
 @router.get("/measures/{measure_id}", response_model=MeasureRead, dependencies=[require_scope("read")],
-            responses=_PROBLEMS)
+            responses=TEAM_PROBLEMS)
 def read_measure(measure_id: int, session: SessionDep, actor: CurrentActor, response: Response):
     return _measure(session, response, service.get_measure(session, measure_id))
 
 
 @router.patch("/measures/{measure_id}", response_model=MeasureRead, dependencies=[require_scope("write")],
-              responses=_PATCH)
+              responses=TEAM_PATCH)
 def update_measure(measure_id: int, data: MeasureUpdate, request: Request, session: SessionDep,
                    actor: CurrentActor, response: Response):
     """Change a countermeasure, e.g. its status or progress (team members). Requires `If-Match`."""
@@ -91,14 +84,14 @@ def update_measure(measure_id: int, data: MeasureUpdate, request: Request, sessi
 
 
 @router.delete("/measures/{measure_id}", status_code=status.HTTP_204_NO_CONTENT,
-               dependencies=[require_scope("write")], responses=_PROBLEMS)
+               dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def delete_measure(measure_id: int, session: SessionDep, actor: CurrentActor) -> Response:
     service.delete_measure(session, measure_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/issues/{issue_id}/measures", response_model=list[MeasureRead], dependencies=[require_scope("read")],
-            responses=_PROBLEMS)
+            responses=TEAM_PROBLEMS)
 def issue_measures(issue_id: int, session: SessionDep, actor: CurrentActor):
     """The countermeasures that address a problem."""
     from app.issues.service import get_issue

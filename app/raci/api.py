@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Annotated
 
 from fastapi import APIRouter, File, Request, Response, UploadFile, status
@@ -11,6 +10,7 @@ from app.auth.deps import CurrentActor, require_scope
 from app.core.db import SessionDep
 from app.core.errors import PayloadTooLarge
 from app.core.i18n import gettext_for, negotiate
+from app.core.spreadsheets import ExportFormat, ExportLang
 from app.raci import service
 from app.raci.models import RaciActivity, RaciRole
 from app.raci.schemas import (
@@ -35,14 +35,8 @@ _PROBLEMS = {403: {"description": "Not on the initiative's team"}, 404: {"descri
 READ, WRITE = [require_scope("read")], [require_scope("write")]
 
 
-class ExportFormat(enum.StrEnum):
-    csv = "csv"
-    xlsx = "xlsx"
 
 
-class ExportLang(enum.StrEnum):
-    en = "en"
-    zh_CN = "zh_CN"
 
 
 @router.get(BASE, response_model=RaciRead, dependencies=READ, responses=_PROBLEMS)

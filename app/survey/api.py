@@ -11,6 +11,8 @@ from app.core.db import SessionDep
 from app.core.errors import PayloadTooLarge
 from app.core.etag import required_version, set_etag
 from app.core.pagination import set_link_header
+from app.core.spreadsheets import ExportFormat, ExportLang
+from app.initiatives.common import TEAM_PATCH, TEAM_PROBLEMS
 from app.survey import asis_map, service, table1
 from app.survey.schemas import (
     ImportResult,
@@ -29,18 +31,10 @@ from app.survey.schemas import (
 
 router = APIRouter(tags=["survey"])
 STEP, RECORD = "survey-step", "research-record"
-_PROBLEMS = {403: {"description": "Not on the initiative's team"}, 404: {"description": "Not found"}}
-_PATCH = {**_PROBLEMS, 412: {"description": "If-Match is stale"}, 428: {"description": "If-Match missing"}}
 
 
-class ExportFormat(enum.StrEnum):
-    csv = "csv"
-    xlsx = "xlsx"
 
 
-class ExportLang(enum.StrEnum):
-    en = "en"
-    zh_CN = "zh_CN"
 
 
 class ImportMode(enum.StrEnum):
@@ -55,7 +49,7 @@ def _limit(limit: int) -> int:
 # ------------------------------------------------------------------ steps
 
 @router.get("/initiatives/{initiative_id}/survey/steps", response_model=StepPage,
-            dependencies=[require_scope("read")], responses=_PROBLEMS)
+            dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
 def list_steps(initiative_id: int, request: Request, response: Response, session: SessionDep,
                actor: CurrentActor, limit: Annotated[int, Query(ge=1)] = 200,
                cursor: Annotated[str | None, Query(max_length=1000)] = None):
@@ -66,7 +60,7 @@ def list_steps(initiative_id: int, request: Request, response: Response, session
 
 
 @router.post("/initiatives/{initiative_id}/survey/steps", status_code=status.HTTP_201_CREATED,
-             response_model=StepRead, dependencies=[require_scope("write")], responses=_PROBLEMS)
+             response_model=StepRead, dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def create_step(initiative_id: int, data: StepCreate, session: SessionDep, actor: CurrentActor,
                 response: Response):
     """Add a step (team members): last, or at `position` (the steps after it move down)."""
@@ -77,14 +71,14 @@ def create_step(initiative_id: int, data: StepCreate, session: SessionDep, actor
 
 
 @router.post("/initiatives/{initiative_id}/survey/steps/reorder", response_model=list[StepRead],
-             dependencies=[require_scope("write")], responses=_PROBLEMS)
+             dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def reorder_steps(initiative_id: int, data: StepOrder, session: SessionDep, actor: CurrentActor):
     """Put every step in a new order (all the initiative's step ids, each once)."""
     return service.to_read(session, service.reorder(session, initiative_id, data.step_ids, actor.user))
 
 
 @router.get("/survey/steps/{step_id}", response_model=StepRead, dependencies=[require_scope("read")],
-            responses=_PROBLEMS)
+            responses=TEAM_PROBLEMS)
 def read_step(step_id: int, session: SessionDep, actor: CurrentActor, response: Response):
     step = service.get_step(session, step_id)
     set_etag(response, STEP, step.id, step.version)
@@ -92,7 +86,7 @@ def read_step(step_id: int, session: SessionDep, actor: CurrentActor, response: 
 
 
 @router.patch("/survey/steps/{step_id}", response_model=StepRead, dependencies=[require_scope("write")],
-              responses=_PATCH)
+              responses=TEAM_PATCH)
 def update_step(step_id: int, data: StepUpdate, request: Request, session: SessionDep, actor: CurrentActor,
                 response: Response):
     """Change a step (team members). Requires `If-Match`."""
@@ -103,7 +97,7 @@ def update_step(step_id: int, data: StepUpdate, request: Request, session: Sessi
 
 
 @router.post("/survey/steps/{step_id}/move", response_model=StepRead, dependencies=[require_scope("write")],
-             responses=_PROBLEMS)
+             responses=TEAM_PROBLEMS)
 def move_step(step_id: int, data: StepMove, session: SessionDep, actor: CurrentActor, response: Response):
     """Move a step to another position (team members)."""
     step = service.move_step(session, step_id, data.position, actor.user)
@@ -112,7 +106,7 @@ def move_step(step_id: int, data: StepMove, session: SessionDep, actor: CurrentA
 
 
 @router.delete("/survey/steps/{step_id}", status_code=status.HTTP_204_NO_CONTENT,
-               dependencies=[require_scope("write")], responses=_PROBLEMS)
+               dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def delete_step(step_id: int, session: SessionDep, actor: CurrentActor) -> Response:
     """Delete a step (team members); the steps after it move up."""
     service.delete_step(session, step_id, actor.user)
@@ -120,14 +114,14 @@ def delete_step(step_id: int, session: SessionDep, actor: CurrentActor) -> Respo
 
 
 @router.get("/initiatives/{initiative_id}/survey/summary", response_model=SurveySummary,
-            dependencies=[require_scope("read")], responses=_PROBLEMS)
+            dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
 def survey_summary(initiative_id: int, session: SessionDep, actor: CurrentActor):
     """Totals: working and waiting minutes, per department, share of waiting, steps flagged per category."""
     return service.summary(session, initiative_id)
 
 
 @router.get("/initiatives/{initiative_id}/survey/map", response_model=asis_map.AsIsMap,
-            dependencies=[require_scope("read")], responses=_PROBLEMS)
+            dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
 def survey_map(initiative_id: int, session: SessionDep, actor: CurrentActor,
                lang: ExportLang = ExportLang.en):
     """The as-is map's layout: a lane per department, one column per step, with SVG coordinates and paths."""
@@ -137,7 +131,7 @@ def survey_map(initiative_id: int, session: SessionDep, actor: CurrentActor,
 
 
 @router.get("/initiatives/{initiative_id}/survey/export", dependencies=[require_scope("read")],
-            responses={**_PROBLEMS, 200: {"content": {"text/csv": {}, table1.XLSX_TYPE: {}},
+            responses={**TEAM_PROBLEMS, 200: {"content": {"text/csv": {}, table1.XLSX_TYPE: {}},
                                           "description": "Table 1 as a file"}})
 def export_table(initiative_id: int, session: SessionDep, actor: CurrentActor,
                  format: ExportFormat = ExportFormat.xlsx, lang: ExportLang = ExportLang.zh_CN) -> Response:
@@ -155,7 +149,7 @@ def export_table(initiative_id: int, session: SessionDep, actor: CurrentActor,
 
 @router.post("/initiatives/{initiative_id}/survey/import", response_model=ImportResult,
              dependencies=[require_scope("write")],
-             responses={**_PROBLEMS, 413: {"description": "File too large"},
+             responses={**TEAM_PROBLEMS, 413: {"description": "File too large"},
                         422: {"description": "Bad rows: `errors[]` names each row and column; nothing imported"}})
 def import_table(initiative_id: int, session: SessionDep, actor: CurrentActor,
                  file: Annotated[UploadFile, File(description="Table 1 as .csv or .xlsx")],
@@ -172,7 +166,7 @@ def import_table(initiative_id: int, session: SessionDep, actor: CurrentActor,
 # ------------------------------------------------------------------ research records
 
 @router.get("/initiatives/{initiative_id}/research-records", response_model=ResearchPage,
-            dependencies=[require_scope("read")], responses=_PROBLEMS)
+            dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
 def list_records(initiative_id: int, request: Request, response: Response, session: SessionDep,
                  actor: CurrentActor, limit: Annotated[int, Query(ge=1)] = 50,
                  cursor: Annotated[str | None, Query(max_length=1000)] = None):
@@ -183,7 +177,7 @@ def list_records(initiative_id: int, request: Request, response: Response, sessi
 
 
 @router.post("/initiatives/{initiative_id}/research-records", status_code=status.HTTP_201_CREATED,
-             response_model=ResearchRead, dependencies=[require_scope("write")], responses=_PROBLEMS)
+             response_model=ResearchRead, dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def create_record(initiative_id: int, data: ResearchCreate, session: SessionDep, actor: CurrentActor,
                   response: Response):
     """Record research (team members), linked to the steps it concerns (steps of this initiative only)."""
@@ -194,7 +188,7 @@ def create_record(initiative_id: int, data: ResearchCreate, session: SessionDep,
 
 
 @router.get("/research-records/{record_id}", response_model=ResearchRead, dependencies=[require_scope("read")],
-            responses=_PROBLEMS)
+            responses=TEAM_PROBLEMS)
 def read_record(record_id: int, session: SessionDep, actor: CurrentActor, response: Response):
     rec = service.get_record(session, record_id)
     set_etag(response, RECORD, rec.id, rec.version)
@@ -202,7 +196,7 @@ def read_record(record_id: int, session: SessionDep, actor: CurrentActor, respon
 
 
 @router.patch("/research-records/{record_id}", response_model=ResearchRead,
-              dependencies=[require_scope("write")], responses=_PATCH)
+              dependencies=[require_scope("write")], responses=TEAM_PATCH)
 def update_record(record_id: int, data: ResearchUpdate, request: Request, session: SessionDep,
                   actor: CurrentActor, response: Response):
     """Change a research record (team members). Requires `If-Match`."""
@@ -213,7 +207,7 @@ def update_record(record_id: int, data: ResearchUpdate, request: Request, sessio
 
 
 @router.delete("/research-records/{record_id}", status_code=status.HTTP_204_NO_CONTENT,
-               dependencies=[require_scope("write")], responses=_PROBLEMS)
+               dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def delete_record(record_id: int, session: SessionDep, actor: CurrentActor) -> Response:
     service.delete_record(session, record_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
