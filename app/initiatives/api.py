@@ -122,6 +122,7 @@ def add_member(initiative_id: int, data: MemberCreate, session: SessionDep, acto
             dependencies=[require_scope("read")], responses=_PROBLEMS)
 def read_member(initiative_id: int, member_id: int, session: SessionDep, actor: CurrentActor,
                 response: Response):
+    """One member of the initiative's team."""
     m = service.member(session, initiative_id, member_id)
     set_etag(response, MEMBER, m.id, m.version)
     return m
@@ -151,6 +152,7 @@ def remove_member(initiative_id: int, member_id: int, session: SessionDep, actor
 @router.get("/{initiative_id}/phases/{phase}", response_model=PhaseRead, dependencies=[require_scope("read")],
             responses=_PROBLEMS)
 def read_phase(initiative_id: int, phase: Phase, session: SessionDep, actor: CurrentActor, response: Response):
+    """One phase of the initiative with its planned and actual dates and whether it is late."""
     row = service.phase_row(session, initiative_id, phase)
     set_etag(response, PHASE, row.id, row.version)
     return service.phase_read(session, initiative_id, phase)

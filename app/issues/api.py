@@ -87,6 +87,7 @@ def priority_matrix(initiative_id: int, session: SessionDep, actor: CurrentActor
 @router.get("/issues/{issue_id}", response_model=IssueRead, dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
 def read_issue(issue_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+    """One problem with its scores, quadrant and linked steps, with its `ETag` for a later `PATCH`."""
     return _issue(session, response, service.get_issue(session, issue_id))
 
 
@@ -131,6 +132,7 @@ def create_cause(issue_id: int, data: CauseCreate, session: SessionDep, actor: C
 @router.get("/issues/{issue_id}/causes/{cause_id}", response_model=CauseRead,
             dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
 def read_cause(issue_id: int, cause_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+    """One fishbone cause with its category, parent and root-cause flag."""
     cause = service.cause_read(session, issue_id, cause_id)
     set_etag(response, CAUSE, cause.id, cause.version)
     return cause
@@ -177,6 +179,7 @@ def create_why(issue_id: int, data: WhyCreate, session: SessionDep, actor: Curre
 @router.get("/issues/{issue_id}/whys/{why_id}", response_model=WhyRead, dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
 def read_why(issue_id: int, why_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+    """One why -> because link of the problem's 5-Whys chain."""
     why = next((w for w in service.why_reads(session, issue_id) if w.id == why_id), None)
     if why is None:
         raise NotFound(f"Why {why_id} not found in problem {issue_id}.")
@@ -198,5 +201,6 @@ def update_why(issue_id: int, why_id: int, data: WhyUpdate, request: Request, se
 @router.delete("/issues/{issue_id}/whys/{why_id}", status_code=status.HTTP_204_NO_CONTENT,
                dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def delete_why(issue_id: int, why_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+    """Remove a link from the 5-Whys chain (team members); the chain closes up."""
     service.delete_why(session, issue_id, why_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -70,6 +70,7 @@ def export_measures(initiative_id: int, session: SessionDep, actor: CurrentActor
 @router.get("/measures/{measure_id}", response_model=MeasureRead, dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
 def read_measure(measure_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+    """One countermeasure with its problems, owner, due date, status, overdue flag and expected effect."""
     return _measure(session, response, service.get_measure(session, measure_id))
 
 
@@ -86,6 +87,7 @@ def update_measure(measure_id: int, data: MeasureUpdate, request: Request, sessi
 @router.delete("/measures/{measure_id}", status_code=status.HTTP_204_NO_CONTENT,
                dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def delete_measure(measure_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+    """Delete a countermeasure (team members)."""
     service.delete_measure(session, measure_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -80,6 +80,7 @@ def reorder_steps(initiative_id: int, data: StepOrder, session: SessionDep, acto
 @router.get("/survey/steps/{step_id}", response_model=StepRead, dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
 def read_step(step_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+    """One survey step (table 1 row), with its `ETag` for a later `PATCH`."""
     step = service.get_step(session, step_id)
     set_etag(response, STEP, step.id, step.version)
     return service.to_read(session, [step])[0]
@@ -190,6 +191,7 @@ def create_record(initiative_id: int, data: ResearchCreate, session: SessionDep,
 @router.get("/research-records/{record_id}", response_model=ResearchRead, dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
 def read_record(record_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+    """One research record (interview, observation, questionnaire or data analysis) and its linked steps."""
     rec = service.get_record(session, record_id)
     set_etag(response, RECORD, rec.id, rec.version)
     return service.records_to_read(session, [rec])[0]
@@ -209,5 +211,6 @@ def update_record(record_id: int, data: ResearchUpdate, request: Request, sessio
 @router.delete("/research-records/{record_id}", status_code=status.HTTP_204_NO_CONTENT,
                dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
 def delete_record(record_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+    """Delete a research record (team members)."""
     service.delete_record(session, record_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
