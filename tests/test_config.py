@@ -114,3 +114,16 @@ def test_password_hashing_defaults_are_argon2id_with_owasp_strength():
     assert passes >= 2 or memory_kib >= 46 * 1024
     assert verify_password("some password", hashed)
     assert not verify_password("some passwore", hashed)
+
+
+def test_env_example_lists_every_setting():
+    import re
+    from pathlib import Path
+
+    from app.core.config import Settings
+
+    text = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, re.M))
+    settings = {(f.validation_alias or name).upper() for name, f in Settings.model_fields.items()}
+    assert settings - listed == set(), "settings missing from .env.example"
+    assert listed - settings == set(), ".env.example lists unknown variables"
