@@ -6,10 +6,9 @@ form field `csrf_token` for plain forms); Bearer requests are exempt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
-from types import SimpleNamespace
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlmodel import Session, select
@@ -42,8 +41,6 @@ class Actor:
     scopes: frozenset[str] = field(default_factory=lambda: frozenset(ALL_SCOPES))
     session_id: str | None = None
     token: ServiceToken | None = None
-    # The account's columns as loaded, for pages rendered after the unit of work has ended.
-    profile: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def role(self) -> Role:
@@ -55,13 +52,6 @@ class Actor:
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
-
-    def detached(self) -> Actor:
-        """This actor with a plain copy of the account, safe to render once the request's session
-        has rolled back (which expires ORM instances) and closed: error pages."""
-        if self.profile is None:
-            return self
-        return replace(self, user=SimpleNamespace(**self.profile), token=None)  # type: ignore[arg-type]
 
 
 def _bearer(request: Request) -> str | None:
@@ -140,8 +130,6 @@ async def optional_actor(
 ) -> Actor | None:
     if actor is not None and actor.via == "cookie" and request.method not in SAFE_METHODS:
         await _check_csrf(request, actor.session_id or "")
-    if actor is not None:
-        actor = replace(actor, profile=actor.user.model_dump(exclude={"password_hash"}))
     request.state.actor = actor
     return actor
 

@@ -35,11 +35,6 @@ def problem_response(request: Request, exc: AppError) -> Response:
 
 
 def page_error(request: Request, exc: AppError) -> Response:
-    actor = getattr(request.state, "actor", None)
-    if actor is not None and hasattr(actor, "detached"):
-        # The request's session rolled back and closed before this handler runs: its ORM objects
-        # are expired and detached, so the page is rendered from the actor's loaded copy.
-        request.state.actor = actor.detached()
     if exc.status == 401:
         target = "/login?next=" + quote(request.url.path, safe="/")
         if is_htmx(request):
