@@ -207,7 +207,7 @@ def compare_with_survey(log_id: int, session: SessionDep, actor: CurrentActor):
 
     An activity's occurrence lasts from its start to its completion when the log has start times, else
     from the previous event of the case (waiting included)."""
-    return service.step_comparison(session, log_id)
+    return service.step_comparison(session, service.get_log(session, log_id), service.load_events(session, log_id))
 
 
 @router.put("/{log_id}/steps", response_model=StepComparison, dependencies=[require_scope("write")],
@@ -215,8 +215,9 @@ def compare_with_survey(log_id: int, session: SessionDep, actor: CurrentActor):
                        422: {"description": "Unknown activity or a step of another initiative; nothing changed"}})
 def map_activities_to_steps(log_id: int, data: StepLinksUpdate, session: SessionDep, actor: CurrentActor):
     """Map log activities to survey steps (several activities may share a step); `step_id: null` unmaps."""
-    service.set_step_links(session, log_id, {link.activity: link.step_id for link in data.links}, actor.user)
-    return service.step_comparison(session, log_id)
+    log, events = service.get_log(session, log_id), service.load_events(session, log_id)
+    service.set_step_links(session, log, events, {link.activity: link.step_id for link in data.links}, actor.user)
+    return service.step_comparison(session, log, events)
 
 
 @router.post("/{log_id}/publish-kpis", dependencies=[require_scope("write"), require_scope("metrics:write")],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
+import polars as pl
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from sqlmodel import Session, select
@@ -20,6 +21,7 @@ from app.initiatives.models import Initiative
 from app.metrics import service as metrics
 from app.mining import flowmap, service
 from app.mining.api import read_upload
+from app.mining.models import EventLog
 from app.mining.readers import ColumnMapping
 from app.processes.models import Process, ProcessStatus
 
@@ -225,7 +227,7 @@ def log_detail(
             "dur": duration_formatter(gettext),
             "can_delete": service.can_delete(actor.user, log),
             "can_publish": metrics.can_ingest(actor.user),
-            **_steps_context(session, actor, log),
+            **_steps_context(session, actor, log, frame),
             "start_node": flowmap.START,
             "end_node": flowmap.END,
         },
@@ -233,11 +235,11 @@ def log_detail(
     )
 
 
-def _steps_context(session: Session, actor: Any, log: Any) -> dict[str, Any]:
+def _steps_context(session: Session, actor: Any, log: EventLog, events: pl.DataFrame) -> dict[str, Any]:
     if log.initiative_id is None:
         return {"steps": None}
     ini = session.get(Initiative, log.initiative_id)
-    return {"steps": service.step_comparison(session, log.id), "initiative": ini,
+    return {"steps": service.step_comparison(session, log, events), "initiative": ini,
             "can_map": ini is not None and initiatives.can_edit(session, actor.user, ini)}
 
 
@@ -250,12 +252,13 @@ def map_step(
     activity: Annotated[str, Form(max_length=300)],
     step_id: Annotated[str, Form()] = "",
 ) -> Response:
-    service.set_step_links(session, log_id, {activity: int(step_id) if step_id.isdigit() else None}, actor.user)
+    log, events = service.get_log(session, log_id), service.load_events(session, log_id)
+    service.set_step_links(session, log, events, {activity: int(step_id) if step_id.isdigit() else None},
+                           actor.user)
     if not is_htmx(request):
         return redirect(request, f"/event-logs/{log_id}#steps")
-    log = service.get_log(session, log_id)
     return render(request, "mining/detail.html", {"log": log, "dur": duration_formatter(gettext_for(
-        negotiate(request))), **_steps_context(session, actor, log)}, block="steps")
+        negotiate(request))), **_steps_context(session, actor, log, events)}, block="steps")
 
 
 @router.post("/{log_id}/publish-kpis")

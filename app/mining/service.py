@@ -253,13 +253,13 @@ def _linked_initiative(session: Session, log: EventLog) -> Initiative:
     return initiatives.get_initiative(session, log.initiative_id)
 
 
-def step_comparison(session: Session, log_id: int) -> dict[str, Any]:
+def step_comparison(session: Session, log: EventLog, events: pl.DataFrame) -> dict[str, Any]:
     """The initiative's survey steps with their surveyed minutes beside the minutes measured in the log
-    for the activities mapped to them, and the log's activities with their mapping."""
-    log = get_log(session, log_id)
+    (`events`, see `load_events`) for the activities mapped to them, and the log's activities with their
+    mapping."""
     ini = _linked_initiative(session, log)
-    durations = steps.activity_durations(load_events(session, log_id))
-    links = {link.activity: link.step_id for link in session.exec(select(StepLink).where(StepLink.log_id == log_id))}
+    durations = steps.activity_durations(events)
+    links = {link.activity: link.step_id for link in session.exec(select(StepLink).where(StepLink.log_id == log.id))}
     survey = list(session.exec(select(SurveyStep).where(SurveyStep.initiative_id == ini.id)
                                .order_by(SurveyStep.position, SurveyStep.id)))
     rows = []
@@ -287,12 +287,14 @@ def step_comparison(session: Session, log_id: int) -> dict[str, Any]:
     }
 
 
-def set_step_links(session: Session, log_id: int, links: dict[str, int | None], actor: User) -> None:
-    """Map activities to survey steps (`None` unmaps); activities not named keep their mapping."""
-    log = get_log(session, log_id)
+def set_step_links(session: Session, log: EventLog, events: pl.DataFrame, links: dict[str, int | None],
+                   actor: User) -> None:
+    """Map activities of the log (`events`) to survey steps (`None` unmaps); activities not named keep
+    their mapping."""
+    log_id = log.id
     ini = _linked_initiative(session, log)
     initiatives.require_edit(session, actor, ini)
-    known = set(load_events(session, log_id)["activity"].unique().to_list())
+    known = set(events["activity"].unique().to_list())
     step_ids = set(session.exec(select(SurveyStep.id).where(SurveyStep.initiative_id == ini.id)))
     errors = [{"loc": ["body", "links", i, "activity"], "field": "activity", "message": f"not in the log: {a}",
                "type": "unknown"} for i, a in enumerate(links) if a not in known]
