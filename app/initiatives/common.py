@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
+from sqlmodel import Session
+
+from app.core.audit import record
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import PreconditionFailed, RuleViolation
+
+if TYPE_CHECKING:
+    from app.users.models import User
 
 
 class Versioned(Protocol):
@@ -33,6 +40,16 @@ def check_version(entity: Versioned, expected: int | None, what: str) -> None:
 def bump(entity: Any) -> None:
     entity.version += 1
     entity.updated_at = utcnow()
+
+
+def save_update(session: Session, actor: User, entity: Any, entity_type: str, before: dict[str, Any],
+                snapshot: Callable[[Any], dict[str, Any]]) -> Any:
+    """Write a changed record with its version bumped, and audit the change (after = `snapshot(entity)`)."""
+    bump(entity)
+    session.add(entity)
+    session.flush()
+    record(session, actor, "update", entity_type, entity.id, before, snapshot(entity))
+    return entity
 
 
 def field_error(field: str, message: str, type_: str = "value_error", loc: str = "body") -> dict[str, Any]:

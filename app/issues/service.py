@@ -11,7 +11,7 @@ from sqlmodel import Session, col, func, select
 from app.core.audit import record
 from app.core.errors import NotFound, RuleViolation
 from app.core.pagination import Cursor, page_window
-from app.initiatives.common import bump, check_version, no_nulls, rule
+from app.initiatives.common import bump, check_version, no_nulls, rule, save_update
 from app.initiatives.models import Initiative
 from app.initiatives.schemas import UserRef
 from app.initiatives.service import editable, get_initiative
@@ -125,11 +125,7 @@ def update_issue(session: Session, issue_id: int, data: IssueUpdate, actor: User
         issue.owner_id = _owner(session, changes.pop("owner_id"))
     for key, value in changes.items():
         setattr(issue, key, value)
-    bump(issue)
-    session.add(issue)
-    session.flush()
-    record(session, actor, "update", "issue", issue.id, before, snapshot(session, issue))
-    return issue
+    return save_update(session, actor, issue, "issue", before, lambda e: snapshot(session, e))
 
 
 def delete_issue(session: Session, issue_id: int, actor: User) -> int:
@@ -387,11 +383,7 @@ def update_cause(session: Session, issue_id: int, cause_id: int, data: CauseUpda
         cause.text = changes["text"]
     if "is_root" in changes:
         cause.is_root = changes["is_root"]
-    bump(cause)
-    session.add(cause)
-    session.flush()
-    record(session, actor, "update", "issue_cause", cause.id, before, cause_snapshot(cause))
-    return cause
+    return save_update(session, actor, cause, "issue_cause", before, cause_snapshot)
 
 
 def delete_cause(session: Session, issue_id: int, cause_id: int, actor: User) -> None:
@@ -478,11 +470,7 @@ def update_why(session: Session, issue_id: int, why_id: int, data: WhyUpdate, ac
     before = why_snapshot(why)
     for key, value in changes.items():
         setattr(why, key, value)
-    bump(why)
-    session.add(why)
-    session.flush()
-    record(session, actor, "update", "issue_why", why.id, before, why_snapshot(why))
-    return why
+    return save_update(session, actor, why, "issue_why", before, why_snapshot)
 
 
 def delete_why(session: Session, issue_id: int, why_id: int, actor: User) -> None:

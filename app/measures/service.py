@@ -13,7 +13,7 @@ from app.core.audit import record
 from app.core.errors import NotFound
 from app.departments.models import Department
 from app.departments.service import by_codes
-from app.initiatives.common import bump, check_version, no_nulls, rule, today
+from app.initiatives.common import check_version, no_nulls, rule, save_update, today
 from app.initiatives.schemas import UserRef
 from app.initiatives.service import editable, get_initiative
 from app.issues.models import Issue
@@ -107,11 +107,7 @@ def update_measure(session: Session, measure_id: int, data: MeasureUpdate, actor
         _set_issues(session, measure, issue_ids)
     for key, value in changes.items():
         setattr(measure, key, value)
-    bump(measure)
-    session.add(measure)
-    session.flush()
-    record(session, actor, "update", "measure", measure.id, before, snapshot(session, measure))
-    return measure
+    return save_update(session, actor, measure, "measure", before, lambda e: snapshot(session, e))
 
 
 def delete_measure(session: Session, measure_id: int, actor: User) -> int:

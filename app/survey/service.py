@@ -14,7 +14,7 @@ from app.core.errors import NotFound, RuleViolation
 from app.core.pagination import Cursor, page_window
 from app.departments.models import Department
 from app.departments.service import by_codes
-from app.initiatives.common import bump, check_version, field_error, no_nulls, rule
+from app.initiatives.common import check_version, field_error, no_nulls, rule, save_update
 from app.initiatives.schemas import UserRef
 from app.initiatives.service import editable, get_initiative
 from app.survey.models import ProblemCategory, ResearchRecord, ResearchRecordStep, SurveyStep
@@ -132,11 +132,7 @@ def update_step(session: Session, step_id: int, data: StepUpdate, actor: User, *
         _apply_flags(step, changes.pop("problem_flags"))
     for key, value in changes.items():
         setattr(step, key, list(value) if key == "systems" else value)
-    bump(step)
-    session.add(step)
-    session.flush()
-    record(session, actor, "update", "survey_step", step.id, before, snapshot(session, step))
-    return step
+    return save_update(session, actor, step, "survey_step", before, lambda e: snapshot(session, e))
 
 
 def delete_step(session: Session, step_id: int, actor: User) -> None:
@@ -288,11 +284,7 @@ def update_record(session: Session, record_id: int, data: ResearchUpdate, actor:
                                                             changes.pop("step_ids"), "step_ids"))
     for key, value in changes.items():
         setattr(rec, key, value)
-    bump(rec)
-    session.add(rec)
-    session.flush()
-    record(session, actor, "update", "research_record", rec.id, before, record_snapshot(session, rec))
-    return rec
+    return save_update(session, actor, rec, "research_record", before, lambda e: record_snapshot(session, e))
 
 
 def delete_record(session: Session, record_id: int, actor: User) -> None:
