@@ -68,18 +68,11 @@ def cmd_create_user(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    import uvicorn
+    from app.serve import serve
 
     settings = _settings_or_exit()
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers or settings.workers,
-        log_level=settings.log_level,
-        proxy_headers=True,
-    )
+    serve(host=args.host or settings.host, port=args.port or settings.port,
+          workers=args.workers or settings.workers, log_level=settings.log_level, access_log=settings.access_log)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ For each backend (SQLite in a temporary file; PostgreSQL in a fresh database `pr
 created and dropped here, when the server at BENCH_PG_URL answers) it:
 
 1. migrates the database and seeds departments, users and >= 200 processes through the services;
-2. starts `python -m uvicorn app.main:create_app --factory --workers 2` on a free 127.0.0.1 port;
+2. starts `procopt serve --workers 2` (uvicorn; one SO_REUSEPORT socket per worker) on a free 127.0.0.1 port;
 3. warms both endpoints up, then loads `GET /healthz` (the trivial endpoint: the ceiling of this stack on
    this machine) and `GET /api/v1/processes?limit=50` (authenticated with a JWT Bearer token) with
    32 concurrent connections for ~10 s each, and reads requests/s and p50/p99 latency.
@@ -52,7 +52,7 @@ DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 # The server and the seeding share these: a random key per run, production mode as in the image.
 SECRET = secrets.token_urlsafe(48)
-SERVER_ENV = {"SECRET_KEY": SECRET, "PROCOPT_ENV": "production", "LOG_LEVEL": "warning"}
+SERVER_ENV = {"SECRET_KEY": SECRET, "PROCOPT_ENV": "production", "LOG_LEVEL": "warning", "ACCESS_LOG": "false"}
 
 DEPARTMENTS = [
     ("operations", "Operations", "运营部"), ("product", "Product", "产品部"),
@@ -128,6 +128,7 @@ def pg_drop(dbname: str) -> None:
 
 def seed(url: str, n_processes: int, n_users: int) -> str:
     """Migrate `url`, fill it through the services and return a Bearer token of an admin."""
+    import sqlalchemy as sa
     from sqlmodel import Session
 
     from app.core.db import make_engine
@@ -170,7 +171,10 @@ def seed(url: str, n_processes: int, n_users: int) -> str:
                 )
                 create_process(session, data, admin)
             session.commit()
-            return create_access_token(str(admin.id), minutes=120)
+        with engine.connect() as conn:  # planner statistics, as autovacuum (or a long-running SQLite) has them
+            conn.execute(sa.text("ANALYZE"))
+            conn.commit()
+        return create_access_token(str(admin.id), minutes=120)
     finally:
         engine.dispose()
 
@@ -209,9 +213,9 @@ class Server:
         self.base = f"http://{HOST}:{self.port}"
         env = {**os.environ, **SERVER_ENV, "DATABASE_URL": url}
         self.log = log_path.open("w")
-        cmd = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-               "--host", HOST, "--port", str(self.port), "--workers", str(workers),
-               "--no-access-log", "--log-level", "warning"]
+        # As deployed: `procopt serve` (uvicorn, one SO_REUSEPORT socket per worker, app/serve.py).
+        cmd = [sys.executable, "-m", "app.cli", "serve", "--host", HOST, "--port", str(self.port),
+               "--workers", str(workers)]
         # Its own process group, so that stopping it also stops its worker processes.
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)

@@ -127,3 +127,10 @@ def test_env_example_lists_every_setting():
     settings = {(f.validation_alias or name).upper() for name, f in Settings.model_fields.items()}
     assert settings - listed == set(), "settings missing from .env.example"
     assert listed - settings == set(), ".env.example lists unknown variables"
+
+
+def test_database_concurrency_defaults_to_two_and_may_not_exceed_the_pool():
+    assert make().db_concurrency == 2
+    assert make(db_concurrency=10, db_pool_size=10).db_concurrency == 10
+    with pytest.raises(ValueError, match="DB_CONCURRENCY"):
+        make(db_concurrency=11, db_pool_size=10)

@@ -25,7 +25,7 @@ from app.core.audit import AuditRecord
 from app.core.config import get_settings
 from app.core.errors import PreconditionFailed
 from app.processes.models import Process, ProcessStatus
-from app.processes.schemas import ProcessUpdate
+from app.processes.schemas import ProcessPage, ProcessUpdate
 from app.processes.service import update_process
 from app.users.models import Role, User
 from tests.factories import Factory
@@ -161,6 +161,22 @@ def test_filter_by_status_and_department(client, factory):
     # an unknown department matches nothing (not the processes without an owning department)
     assert codes(client.get(API, params={"department": "nowhere"}, headers=auth)) == []
     assert_problem(client.get(API, params={"status": "deleted"}, headers=auth), 422)
+
+
+def test_list_items_have_the_shape_of_a_read(client, factory):
+    """The list is serialised from its query's rows without a model: each item must equal the process read
+    on its own (which goes through `ProcessRead`) and the page must validate as a `ProcessPage`."""
+    owner = person(factory)
+    factory.process(owner, code="S-1", owner_department="legal", departments=["technology", "finance", "legal"])
+    factory.process(owner, code="S-2", owner_department=None, departments=[])
+    auth = factory.bearer(owner)
+    page = client.get(API, headers=auth).json()
+    assert ProcessPage.model_validate(page).next_cursor is None
+    assert [p["departments"] for p in page["items"]] == [["finance", "legal", "technology"], []]
+    assert [p["owner_department"] for p in page["items"]] == ["legal", None]
+    for item in page["items"]:
+        assert item == client.get(f"{API}/{item['id']}", headers=auth).json()
+        assert item["owner"] == {"id": owner.id, "display_name": owner.display_name}
 
 
 def _id(client, auth, code: str) -> int:  # noqa: ANN001

@@ -64,7 +64,18 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
-def _user_from_jwt(session: Session, token: str) -> tuple[User, str]:
+@dataclass(frozen=True)
+class Credential:
+    """What a request presents, checked as far as possible without the database: a JWT's signature and
+    claims (people), or a service token's secret (machines, looked up by `load_actor`)."""
+
+    via: str  # "bearer" | "cookie" | "service_token"
+    user_id: int | None = None
+    session_id: str | None = None
+    secret: str | None = None
+
+
+def _person(token: str, via: str) -> Credential:
     try:
         claims = decode_access_token(token)
     except InvalidToken as exc:
@@ -73,10 +84,24 @@ def _user_from_jwt(session: Session, token: str) -> tuple[User, str]:
         user_id = int(claims["sub"])
     except (TypeError, ValueError) as exc:
         raise NotAuthenticated("Invalid token subject.") from exc
-    user = session.get(User, user_id)
-    if user is None or not user.is_active:
-        raise NotAuthenticated("Account unknown or disabled.")
-    return user, str(claims.get("jti") or claims["iat"])
+    return Credential(via=via, user_id=user_id, session_id=str(claims.get("jti") or claims["iat"]))
+
+
+def read_credential(request: Request) -> Credential | None:
+    """The request's credential, or None without one (or with a stale cookie: the page asks to log in).
+    A malformed or invalid Bearer token is a 401."""
+    bearer = _bearer(request)
+    if bearer is not None:
+        if bearer.startswith(SERVICE_TOKEN_PREFIX):
+            return Credential(via="service_token", secret=bearer)
+        return _person(bearer, "bearer")
+    cookie = request.cookies.get(COOKIE_NAME)
+    if not cookie:
+        return None
+    try:
+        return _person(cookie, "cookie")
+    except NotAuthenticated:
+        return None
 
 
 def _actor_from_service_token(session: Session, secret: str) -> Actor:
@@ -95,6 +120,18 @@ def _actor_from_service_token(session: Session, secret: str) -> Actor:
     return Actor(user=user, via="service_token", scopes=frozenset(token.scopes), token=token)
 
 
+def load_actor(session: Session, credential: Credential) -> Actor | None:
+    """The account behind a credential, checked against the database (active, token not revoked)."""
+    if credential.secret is not None:
+        return _actor_from_service_token(session, credential.secret)
+    user = session.get(User, credential.user_id)
+    if user is None or not user.is_active:
+        if credential.via == "cookie":
+            return None
+        raise NotAuthenticated("Account unknown or disabled.")
+    return Actor(user=user, via=credential.via, session_id=credential.session_id)
+
+
 async def _check_csrf(request: Request, session_id: str) -> None:
     supplied = request.headers.get(CSRF_HEADER)
     if not supplied and request.headers.get("content-type", "").startswith(
@@ -109,20 +146,8 @@ async def _check_csrf(request: Request, session_id: str) -> None:
 
 def _resolve_actor(request: Request, session: SessionDep) -> Actor | None:
     """Database work runs here, in the threadpool (a sync dependency)."""
-    bearer = _bearer(request)
-    if bearer is not None:
-        if bearer.startswith(SERVICE_TOKEN_PREFIX):
-            return _actor_from_service_token(session, bearer)
-        user, sid = _user_from_jwt(session, bearer)
-        return Actor(user=user, via="bearer", session_id=sid)
-    cookie = request.cookies.get(COOKIE_NAME)
-    if not cookie:
-        return None
-    try:
-        user, sid = _user_from_jwt(session, cookie)
-    except NotAuthenticated:
-        return None  # a stale cookie is the same as none: the page asks to log in
-    return Actor(user=user, via="cookie", session_id=sid)
+    credential = read_credential(request)
+    return None if credential is None else load_actor(session, credential)
 
 
 async def optional_actor(
@@ -144,14 +169,45 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
 
 
+def _check_scope(actor: Actor, scope: str) -> None:
+    if not actor.has_scope(scope):
+        raise Forbidden(f"This token lacks the `{scope}` scope.")
+
+
 def require_scope(scope: str):  # noqa: ANN201
     """Route dependency: the caller's credential must carry `scope` (people carry all scopes)."""
 
     async def check(actor: CurrentActor) -> None:  # async: no thread-pool hop for a set lookup
-        if not actor.has_scope(scope):
-            raise Forbidden(f"This token lacks the `{scope}` scope.")
+        _check_scope(actor, scope)
 
     return Depends(check)
+
+
+# The same rules for handlers that do all of a request's database work in one thread-pool trip
+# (`app.core.db.finish_in_thread`, for the hottest reads): the credential is read and checked in the
+# event loop, without the database, and `authenticate` loads the account inside the handler's trip.
+
+
+async def presented_credential(request: Request) -> Credential:
+    credential = read_credential(request)
+    if credential is None:
+        raise NotAuthenticated()
+    if credential.via == "cookie" and request.method not in SAFE_METHODS:
+        await _check_csrf(request, credential.session_id or "")
+    return credential
+
+
+PresentedCredential = Annotated[Credential, Depends(presented_credential)]
+
+
+def authenticate(session: Session, request: Request, credential: Credential, scope: str) -> Actor:
+    """`current_actor` and `require_scope(scope)` in one call, for the handler's own thread."""
+    actor = load_actor(session, credential)
+    if actor is None:
+        raise NotAuthenticated()
+    _check_scope(actor, scope)
+    request.state.actor = actor
+    return actor
 
 
 def require_person():  # noqa: ANN201

@@ -36,10 +36,14 @@ class Settings(BaseSettings):
     business_timezone: str = "Asia/Shanghai"
     page_size_max: int = Field(200, ge=1, le=1000)
     db_pool_size: int = Field(10, ge=1)
+    # Requests of one worker process that use the database at once; more wait their turn (app/core/db.py).
+    db_concurrency: int = Field(2, ge=1)
     # Event-log uploads larger than this many bytes, or with more events, are refused with 413.
     eventlog_max_bytes: int = Field(256 * 1024 * 1024, ge=1024)
     eventlog_max_events: int = Field(5_000_000, ge=1)
     log_level: str = "info"
+    # One log line per request (uvicorn's access log); off saves a little CPU per request.
+    access_log: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1)
@@ -53,6 +57,15 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def _check_pool(self) -> Settings:
+        if self.db_concurrency > self.db_pool_size:
+            raise ValueError(
+                f"DB_CONCURRENCY ({self.db_concurrency}) must not exceed DB_POOL_SIZE ({self.db_pool_size}): "
+                "each request that uses the database holds one pooled connection."
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_secret(self) -> Settings:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import functools
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Depends
@@ -66,6 +70,7 @@ def enum_column(enum_cls: type, name: str) -> sa.Enum:
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 _engine: Engine | None = None
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
@@ -94,7 +99,31 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     settings = get_settings()
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=10)
+    engine = sa.create_engine(url, pool_size=settings.db_pool_size, max_overflow=10)
+    event.listen(engine, "connect", _mark_checkin)  # a new connection needs no ping either
+    event.listen(engine, "checkin", _mark_checkin)
+    event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
+    return engine
+
+
+# A pooled connection is pinged before use only when it sat idle this long. `pool_pre_ping` pings on
+# every checkout: a round trip per request (bench/api.py). A connection that worked a moment ago very
+# likely still works, and if the server went away in between the request fails with a 500 and
+# SQLAlchemy drops the pool's connections (HikariCP skips the check for 500 ms the same way).
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _mark_checkin(_dbapi_connection, record) -> None:  # noqa: ANN001
+    record.info["checked_in"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: sa.Dialect, dbapi_connection, record, _proxy) -> None:  # noqa: ANN001
+    if time.monotonic() - record.info.get("checked_in", float("-inf")) < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DisconnectionError("the pooled connection is gone") from exc  # the pool takes another
 
 
 def get_engine() -> Engine:
@@ -127,6 +156,7 @@ def unit_of_work(session: Session) -> Iterator[Session]:
 
 
 def _finish(session: Session, ok: bool) -> None:
+    session.info["finished"] = True
     try:
         if ok:
             session.commit()
@@ -137,20 +167,70 @@ def _finish(session: Session, ok: bool) -> None:
         session.close()
 
 
+def _work_and_finish(session: Session, work: Callable[[Session], T], read_only: bool) -> T:
+    if read_only and isinstance(session.bind, Engine) and session.bind.dialect.name != "sqlite":
+        # Each statement its own transaction: no BEGIN and COMMIT round trips (SQLite has none to save).
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    try:
+        result = work(session)
+    except BaseException:
+        _finish(session, False)
+        raise
+    _finish(session, True)
+    return result
+
+
+async def finish_in_thread(session: Session, work: Callable[[Session], T], *, read_only: bool = False) -> T:
+    """Run `work(session)` and end the unit of work (commit, or roll back if it raises) in one trip to
+    the thread pool, for `async def` handlers on hot paths.
+
+    A plain `def` handler takes three trips (resolving the caller, the handler, the commit), each a
+    hand-over between threads that cost more CPU than a small query; with `authenticate` (app/auth/deps.py)
+    for the caller, this is one. `get_session` then has nothing left to do.
+
+    `read_only`: `work` only reads (it may still record a token's last use), so on PostgreSQL each
+    statement runs in autocommit mode. A test session that joins an outer transaction keeps it.
+    """
+    return await run_in_threadpool(_work_and_finish, session, work, read_only)
+
+
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def database_slots() -> asyncio.Semaphore:
+    """This event loop's admission gate: at most `DB_CONCURRENCY` requests use the database at once.
+
+    Handlers are plain `def` functions that FastAPI runs in its thread pool. Python runs one thread at
+    a time, so 32 requests in 32 threads do not finish sooner than in two; they fight over the GIL at
+    every query (the sqlite3 and psycopg drivers release it around each call), which cost 2-3x the CPU
+    per request under load (bench/api.py). Requests over the limit wait here, in the event loop,
+    before they hold a connection: a request that has a slot never waits for another, so the gate
+    cannot deadlock with the connection pool (`DB_POOL_SIZE` >= `DB_CONCURRENCY`).
+    """
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(get_settings().db_concurrency)
+    return slots
+
+
 async def get_session() -> AsyncIterator[Session]:
-    """The unit of work of one request (see `unit_of_work`).
+    """The unit of work of one request (see `unit_of_work`), inside one of the worker's database slots.
 
     An async dependency so that FastAPI does not hop to the thread pool to open the session (which does
     no I/O until its first query); the commit or rollback and the close run in the thread pool in one go.
     Handlers stay plain `def` functions and use the session from their worker thread.
     """
-    session = Session(get_engine(), expire_on_commit=False)
-    try:
-        yield session
-    except BaseException:
-        await run_in_threadpool(_finish, session, False)
-        raise
-    await run_in_threadpool(_finish, session, True)
+    async with database_slots():
+        session = Session(get_engine(), expire_on_commit=False)
+        try:
+            yield session
+        except BaseException:
+            if not session.info.get("finished"):
+                await run_in_threadpool(_finish, session, False)
+            raise
+        if not session.info.get("finished"):
+            await run_in_threadpool(_finish, session, True)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

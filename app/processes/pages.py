@@ -38,7 +38,7 @@ def process_list(
     flt = service.ProcessFilter(status=status_value, department=department or None, q=q or None, sort=sort)
     rows, next_cursor = service.list_processes(session, flt, limit=PAGE_SIZE, cursor=cursor)
     context = {
-        "items": service.to_read(session, rows),
+        "items": service.reads(rows),
         "next_cursor": next_cursor,
         "filters": {"q": q, "status": status, "department": department, "sort": sort.value},
         "departments": list_departments(session),

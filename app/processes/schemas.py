@@ -70,3 +70,14 @@ class ProcessSort(enum.StrEnum):
     created_at_desc = "-created_at"
     updated_at = "updated_at"
     updated_at_desc = "-updated_at"
+
+
+class ProcessListQuery(BaseModel):
+    """The list's query parameters (one model: validated in one call)."""
+
+    status: ProcessStatus | None = None
+    department: str | None = Field(None, max_length=40, description="Owning or involved department code")
+    q: str | None = Field(None, max_length=200, description="Text search in code and name")
+    sort: ProcessSort = ProcessSort.code
+    limit: int = Field(50, ge=1, description="Page size; capped at PAGE_SIZE_MAX")
+    cursor: str | None = Field(None, max_length=1000)
