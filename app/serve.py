@@ -11,8 +11,10 @@ over them evenly; uvicorn's supervisor still starts, watches and restarts the wo
 from __future__ import annotations
 
 import socket
+import sys
 
 import uvicorn
+from uvicorn.server import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 
@@ -36,7 +38,10 @@ def serve(*, host: str, port: int, workers: int, log_level: str, access_log: boo
     config = uvicorn.Config("app.main:create_app", factory=True, host=host, port=port, workers=workers,
                             log_level=log_level, access_log=access_log, proxy_headers=True)
     if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.Server(config).run()
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:  # as `uvicorn.run`: a failed start-up is an error exit
+            sys.exit(STARTUP_FAILURE)
         return
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     placeholder = _PerWorkerSocket(family, socket.SOCK_STREAM)
