@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +15,12 @@ from app.core.db import get_session
 @pytest.fixture
 def one_slot(engine, monkeypatch):  # noqa: ANN001, ANN201 - `engine` points get_engine() at the test database
     monkeypatch.setattr(get_settings(), "db_concurrency", 1)
+
+
+def _run(scenario) -> None:  # noqa: ANN001
+    """`asyncio.run` in a thread of its own: the browser tests leave an event loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
 
 
 async def _open():  # noqa: ANN202
@@ -35,7 +42,7 @@ def test_a_second_request_waits_until_the_first_has_finished(one_slot):  # noqa:
         with pytest.raises(StopAsyncIteration):
             await gen.__anext__()
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_a_failed_request_frees_its_slot(one_slot):  # noqa: ANN001
@@ -49,4 +56,4 @@ def test_a_failed_request_frees_its_slot(one_slot):  # noqa: ANN001
         with pytest.raises(StopAsyncIteration):
             await gen.__anext__()
 
-    asyncio.run(scenario())
+    _run(scenario)
