@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 import weakref
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import sqlalchemy as sa
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
@@ -214,13 +215,25 @@ def database_slots() -> asyncio.Semaphore:
     return slots
 
 
-async def get_session() -> AsyncIterator[Session]:
+async def _whole_body(request: Request) -> None:
+    """Wait until the request body has arrived, so that a slow (or hostile) sender waits without a
+    database slot: otherwise two slow form posts would stall a worker's database work."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    # "Stream consumed" means FastAPI has already parsed it (a form with files); otherwise the request
+    # keeps the body, and forms and handlers read it from there.
+    with contextlib.suppress(RuntimeError):
+        await request.body()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The unit of work of one request (see `unit_of_work`), inside one of the worker's database slots.
 
     An async dependency so that FastAPI does not hop to the thread pool to open the session (which does
     no I/O until its first query); the commit or rollback and the close run in the thread pool in one go.
     Handlers stay plain `def` functions and use the session from their worker thread.
     """
+    await _whole_body(request)
     async with database_slots():
         session = Session(get_engine(), expire_on_commit=False)
         try:
