@@ -36,7 +36,7 @@ demo: $(STAMP)
 	$(BIN)/procopt demo
 
 i18n: $(STAMP)  ## re-extract messages and update the catalogs (then translate app/translations/zh_CN)
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -o app/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k NC_:1c,2 -o app/translations/messages.pot --no-location --sort-output .
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
 
 bench: $(STAMP)

@@ -27,45 +27,54 @@ BRACES = re.compile(r"(?<!\{)\{(\w*)\}(?!\})")
 LITERAL_PERCENT = re.compile(r"%%")  # a `%` in a %-formatted message
 
 
-def extracted_msgids() -> dict[str, str]:
-    """msgid -> a file using it, extracted with the project's babel.cfg (as `make i18n` does)."""
+Key = tuple[str | None, str]  # (msgctxt, msgid)
+
+
+def extracted_msgids() -> dict[Key, str]:
+    """(context, msgid) -> a file using it, extracted with the project's babel.cfg (as `make i18n` does)."""
     with (ROOT / "babel.cfg").open() as fh:
         method_map, options_map = parse_mapping_cfg(fh, "babel.cfg")
-    keywords = {**DEFAULT_KEYWORDS, "N_": None}
-    found: dict[str, str] = {}
-    for filename, _lineno, message, _comments, _context in extract_from_dir(
+    keywords = {**DEFAULT_KEYWORDS, "N_": None, "NC_": ((1, "c"), 2)}
+    found: dict[Key, str] = {}
+    for filename, _lineno, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=keywords
     ):
         msgid = message[0] if isinstance(message, tuple) else message
         if msgid:
-            found.setdefault(msgid, filename)
+            found.setdefault((context, msgid), filename)
     return found
 
 
-def catalog(locale: str) -> dict[str, object]:
+def catalog(locale: str) -> dict[Key, object]:
     with (TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as fh:
-        return {m.id: m for m in read_po(fh) if m.id}
+        return {(m.context, m.id): m for m in read_po(fh) if m.id}
+
+
+def _show(key: Key) -> str:
+    context, msgid = key
+    return f"{context}|{msgid!r}" if context else repr(msgid)
 
 
 @pytest.fixture(scope="module")
-def msgids() -> dict[str, str]:
+def msgids() -> dict[Key, str]:
     found = extracted_msgids()
     assert len(found) > 50, "extraction found almost nothing: is babel.cfg right?"
     return found
 
 
-def test_every_message_has_a_chinese_translation(msgids: dict[str, str]) -> None:
+def test_every_message_has_a_chinese_translation(msgids: dict[Key, str]) -> None:
     zh = catalog("zh_CN")
-    missing = [f"{msgid!r} ({where})" for msgid, where in sorted(msgids.items())
-               if msgid not in zh or not zh[msgid].string or zh[msgid].fuzzy]
+    missing = [f"{_show(key)} ({where})" for key, where in sorted(msgids.items(), key=lambda kv: (kv[0][1], kv[0][0] or ""))
+               if key not in zh or not zh[key].string or zh[key].fuzzy]
     assert not missing, "untranslated in zh_CN (run `make i18n` and translate):\n  " + "\n  ".join(missing)
 
 
-def test_placeholders_match(msgids: dict[str, str]) -> None:
+def test_placeholders_match(msgids: dict[Key, str]) -> None:
     zh = catalog("zh_CN")
     wrong = []
-    for msgid in msgids:
-        entry = zh.get(msgid)
+    for key in msgids:
+        msgid = key[1]
+        entry = zh.get(key)
         if entry is None or not entry.string:
             continue
         for pattern in (PERCENT, BRACES, LITERAL_PERCENT):
@@ -75,9 +84,9 @@ def test_placeholders_match(msgids: dict[str, str]) -> None:
     assert not wrong, "placeholders differ:\n  " + "\n  ".join(wrong)
 
 
-def test_english_catalog_lists_every_message(msgids: dict[str, str]) -> None:
+def test_english_catalog_lists_every_message(msgids: dict[Key, str]) -> None:
     en = catalog("en")
-    assert not sorted(set(msgids) - set(en)), "app/translations/en is behind: run `make i18n`"
+    assert not sorted(set(msgids) - set(en), key=_show), "app/translations/en is behind: run `make i18n`"
 
 
 def test_every_error_title_is_marked() -> None:
@@ -157,7 +166,7 @@ class _Text(HTMLParser):
 def test_pages_have_no_untranslated_labels(client, factory) -> None:  # noqa: ANN001
     """Every page shown in Chinese: no piece of text is still an English message of the catalog."""
     zh = catalog("zh_CN")
-    english = {msgid for msgid, entry in zh.items() if entry.string and entry.string != msgid}
+    english = {msgid for (_, msgid), entry in zh.items() if entry.string and entry.string != msgid}
     admin = factory.user(Role.admin)
     process = factory.process(owner=admin, code="I18N-01", name="报销流程")
     headers = factory.bearer(admin)
@@ -175,3 +184,20 @@ def test_pages_have_no_untranslated_labels(client, factory) -> None:  # noqa: AN
         if found:
             leftovers[page] = found
     assert not leftovers, f"English left on Chinese pages: {leftovers}"
+
+
+def test_one_english_word_can_have_several_chinese_ones(client, factory) -> None:  # noqa: ANN001
+    """"Active" is 启用 for an account, 有效 for a service token: translation contexts (msgctxt)."""
+    from app.core.i18n import translations
+    from app.core.labels import LABELS
+
+    zh = translations("zh_CN")
+    account, initiative = LABELS["field"]["is_active"], LABELS["initiative_status"]["active"]
+    assert account == initiative == "Active"  # the same English word ...
+    assert zh.gettext(account) != zh.gettext(initiative)  # ... not the same Chinese one
+    assert zh.pgettext("account", "Active") == zh.gettext(account) != "Active"
+    assert zh.pgettext("no such context", "Active") == "Active"  # unknown: the English text, as gettext does
+    admin = factory.user(Role.admin)
+    client.cookies.set(LANG_COOKIE, "zh_CN")
+    page = client.get("/admin/users", headers=factory.bearer(admin)).text
+    assert zh.pgettext("account", "Active") in page

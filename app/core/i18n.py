@@ -29,16 +29,22 @@ class POTranslations(NullTranslations):
             catalog = read_po(fh)
         self._singular: dict[str, str] = {}
         self._plural: dict[str, tuple[str, ...]] = {}
+        self._contextual: dict[tuple[str, str], str] = {}
         for msg in catalog:
             if not msg.id or msg.fuzzy or not msg.string:
                 continue
             if isinstance(msg.id, tuple):
-                if all(msg.string):
+                if all(msg.string) and not msg.context:
                     self._plural[msg.id[0]] = tuple(msg.string)
+            elif msg.context:
+                self._contextual[(msg.context, msg.id)] = msg.string
             else:
                 self._singular[msg.id] = msg.string
 
     def gettext(self, message: str) -> str:
+        context = getattr(message, "context", None)  # a label marked with `NC_`
+        if context is not None:
+            return self.pgettext(context, message)
         return self._singular.get(message, message)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
@@ -49,7 +55,9 @@ class POTranslations(NullTranslations):
         return forms[0] if len(forms) == 1 or n == 1 else forms[1]
 
     def pgettext(self, context: str, message: str) -> str:
-        return self.gettext(message)
+        """`message` as meant in `context` ("Active" account, "Active" initiative): one English word can
+        need different Chinese ones (`msgctxt` in the catalog)."""
+        return self._contextual.get((context, str(message)), str(message))
 
     def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
         return self.ngettext(singular, plural, n)
@@ -92,6 +100,10 @@ def _accept_language(header: str) -> list[str]:
 
 def gettext_for(locale: str):  # noqa: ANN201
     return translations(locale).gettext
+
+
+def pgettext_for(locale: str):  # noqa: ANN201
+    return translations(locale).pgettext
 
 
 def html_lang(locale: str) -> str:

@@ -11,6 +11,20 @@ def N_(message: str) -> str:  # noqa: N802 - the conventional marker name for ex
     return message
 
 
+class ContextualMessage(str):
+    """A msgid with its translation context; `gettext` translates it as `pgettext(context, msgid)`."""
+
+    context: str
+
+
+def NC_(context: str, message: str) -> str:  # noqa: N802
+    """Mark a string for translation in a context (`msgctxt`), for words whose translation depends on
+    what they describe."""
+    marked = ContextualMessage(message)
+    marked.context = context
+    return marked
+
+
 LABELS: dict[str, dict[str, str]] = {
     "role": {
         "admin": N_("Administrator"),
@@ -19,7 +33,7 @@ LABELS: dict[str, dict[str, str]] = {
         "viewer": N_("Viewer"),
     },
     "process_status": {
-        "active": N_("Active"),
+        "active": NC_("process status", "Active"),
         "archived": N_("Archived"),
     },
     "audit_action": {
@@ -43,7 +57,7 @@ LABELS: dict[str, dict[str, str]] = {
         "display_name": N_("Display name"),
         "department": N_("Department"),
         "role": N_("Role"),
-        "is_active": N_("Active"),
+        "is_active": NC_("account", "Active"),
     },
 }
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from app.core.config import PROJECT_ROOT, get_settings
-from app.core.i18n import LOCALES, gettext_for, html_lang, negotiate
+from app.core.i18n import LOCALES, gettext_for, html_lang, negotiate, pgettext_for
 from app.core.labels import FLASH, label
 from app.core.security import csrf_token_for
 
@@ -40,6 +40,7 @@ def _context(request: Request, extra: dict[str, Any]) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "request": request,
         "_": gettext,
+        "pgettext": pgettext_for(locale),
         "locale": locale,
         "html_lang": html_lang(locale),
         "locales": LOCALES,

@@ -6,7 +6,7 @@ them with `label(kind, value)`; the strings are marked with `N_` for `make i18n`
 
 from __future__ import annotations
 
-from app.core.labels import FLASH, LABELS, N_
+from app.core.labels import FLASH, LABELS, N_, NC_
 
 INITIATIVE_LABELS: dict[str, dict[str, str]] = {
     "trigger": {
@@ -17,7 +17,7 @@ INITIATIVE_LABELS: dict[str, dict[str, str]] = {
         "customer_feedback": N_("Poor customer feedback"),
     },
     "initiative_status": {
-        "active": N_("Active"),
+        "active": NC_("initiative status", "Active"),
         "on_hold": N_("On hold"),
         "completed": N_("Completed"),
         "cancelled": N_("Cancelled"),
