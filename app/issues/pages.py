@@ -16,10 +16,12 @@ from app.core.i18n import gettext_for, negotiate
 from app.core.templating import is_htmx, redirect, render
 from app.initiatives.forms import as_list, number, version
 from app.initiatives.pages import initiative_context
+from app.initiatives.service import editable
 from app.issues import fishbone, service
 from app.issues.models import CauseCategory, IssueSource, IssueStatus, ProblemCategory
 from app.issues.schemas import (
     CauseCreate,
+    CauseRead,
     CauseUpdate,
     IssueCreate,
     IssueSort,
@@ -108,7 +110,8 @@ def create_issue(initiative_id: int, request: Request, session: SessionDep, acto
 
 def _detail(request: Request, session: Session, actor: User, issue_id: int, *, block: str | None = None,
             errors: dict[str, dict[str, str]] | None = None, values: dict[str, Any] | None = None,
-            editing_why: int | None = None, status_code: int = 200) -> Response:
+            editing_why: int | None = None, moving: int | None = None, move_to: str | None = None,
+            status_code: int = 200) -> Response:
     issue = service.get_issue(session, issue_id)
     ctx = initiative_context(session, actor, issue.initiative_id)
     gettext = _gettext(request)
@@ -119,21 +122,42 @@ def _detail(request: Request, session: Session, actor: User, issue_id: int, *, b
     read = service.to_read(session, [issue])[0]
     causes = service.cause_tree(session, issue_id)
     labels = {c: label("cause_category", c, gettext) for c in CauseCategory}
+    move = _move_form(causes, moving, move_to)
     ctx.update(_choices())
     ctx.update({
         "tab": "issues", "issue": read, "causes": causes, "whys": service.why_reads(session, issue_id),
         "fishbone": fishbone.layout(read.title, causes, labels),
         "steps": all_steps(session, issue.initiative_id), "people": candidate_members(session),
         "errors": errors or {}, "values": values or read.model_dump(), "editing_why": editing_why,
-        "countermeasures": issue_measure_reads(session, issue_id),
+        "countermeasures": issue_measure_reads(session, issue_id), "move": move,
     })
     return render(request, "issues/detail.html", ctx, block=block, status_code=status_code)
 
 
+def _move_form(causes: list[CauseRead], moving: int | None, move_to: str | None) -> dict[str, Any] | None:
+    """The open "move" form of one cause: the places it may go (not under itself nor its own sub-causes).
+
+    `causes` is in tree order, so a cause's sub-causes are the deeper ones right after it."""
+    index = next((i for i, c in enumerate(causes) if c.id == moving), None)
+    if index is None:
+        return None
+    cause = causes[index]
+    excluded = {cause.id}
+    for other in causes[index + 1:]:
+        if other.depth <= cause.depth:
+            break
+        excluded.add(other.id)
+    current = str(cause.parent_id) if cause.parent_id is not None else cause.category.value
+    return {"cause": cause, "excluded": excluded, "selected": move_to or current}
+
+
 @router.get("/issues/{issue_id}")
 def issue_detail(issue_id: int, request: Request, session: SessionDep, actor: CurrentActor,
-                 why: Annotated[int | None, Query()] = None) -> Response:
-    return _detail(request, session, actor.user, issue_id, editing_why=why, block="whys" if why else None)
+                 why: Annotated[int | None, Query()] = None,
+                 move: Annotated[int | None, Query(description="The cause whose move form is open.")] = None,
+                 ) -> Response:
+    block = "whys" if why else "fishbone" if move is not None else None
+    return _detail(request, session, actor.user, issue_id, editing_why=why, moving=move, block=block)
 
 
 @router.post("/issues/{issue_id}/edit")
@@ -201,6 +225,35 @@ def toggle_root_cause(issue_id: int, cause_id: int, request: Request, session: S
     except PreconditionFailed:
         session.rollback()
     return _fishbone_done(request, session, actor.user, issue_id)
+
+
+@router.post("/issues/{issue_id}/causes/{cause_id}/move")
+def move_cause(issue_id: int, cause_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+               form: FormData) -> Response:
+    """Move a cause (with its sub-causes) under another cause, or to the top of a bone: `to` is a cause id
+    or a bone. The service refuses cycles and too deep a branch; the form then shows why, nothing moved."""
+    editable(session, actor.user, service.get_issue(session, issue_id).initiative_id)  # 403 before any 422
+    service.cause_read(session, issue_id, cause_id)  # a cause of another problem: 404
+    gettext = _gettext(request)
+    to = str(form.get("to") or "").strip()
+    is_id = to.isascii() and to.isdigit() and len(to) <= 9  # else a bone, or a bad choice
+    values: dict[str, Any] = {"parent_id": int(to)} if is_id else {"parent_id": None, "category": to}
+    data, errors = parse_form(CauseUpdate, values, gettext)
+    if data is not None:
+        try:
+            service.update_cause(session, issue_id, cause_id, data, actor.user,
+                                 expected_version=version(form))
+        except PreconditionFailed:
+            session.rollback()
+            errors = {"__all__": gettext("Someone else changed this cause meanwhile; it is shown again.")}
+            to = ""
+        except RuleViolation as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            return _fishbone_done(request, session, actor.user, issue_id)
+    return _detail(request, session, actor.user, issue_id, block="fishbone", errors={"move": errors},
+                   moving=cause_id, move_to=to or None, status_code=422)
 
 
 @router.post("/issues/{issue_id}/causes/{cause_id}/delete")

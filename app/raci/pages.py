@@ -7,14 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.auth.deps import CurrentActor
 from app.core.db import SessionDep
 from app.core.errors import NotFound, RuleViolation
-from app.core.forms import FormData
+from app.core.forms import FormData, service_errors
 from app.core.i18n import gettext_for, negotiate
+from app.core.labels import N_
 from app.core.templating import is_htmx, redirect, render
+from app.initiatives.common import rule
 from app.initiatives.pages import initiative_context
 from app.raci import service
 from app.raci.models import LETTERS, RaciActivity, RaciRole
@@ -23,13 +25,30 @@ from app.users.models import User
 
 router = APIRouter()
 KINDS: dict[str, type[RaciRole] | type[RaciActivity]] = {"roles": RaciRole, "activities": RaciActivity}
+MEMBER = "member_user_id"
+NEW_ROLE = "new"  # the key of the add-role form's member error
+# The service says "unknown_user" for anyone not on the team; on this page that is the precise message.
+MEMBER_MESSAGES = {"unknown_user": N_("Not on the initiative's team: choose one of its members or nobody.")}
+
+
+def _members(session: Session, ctx: dict[str, Any], m: service.Matrix) -> tuple[list[Any], dict[int, str], set[int]]:
+    """The team (for the selects), every linked member's name, and the linked people no longer on the team."""
+    people = [t.user for t in ctx["ini"].team]
+    names = {u.id: u.display_name for u in people}
+    gone = {r.member_user_id for r in m.roles if r.member_user_id is not None and r.member_user_id not in names}
+    if gone:
+        for u in session.exec(select(User).where(col(User.id).in_(gone))):
+            names[u.id] = u.display_name
+    return people, names, gone
 
 
 def raci_page(request: Request, session: Session, actor: User, initiative_id: int, *, form_error: str | None = None,
-              import_errors: list[dict[str, Any]] | None = None, status_code: int = 200) -> Response:
+              import_errors: list[dict[str, Any]] | None = None, member_errors: dict[Any, str] | None = None,
+              new_role: dict[str, Any] | None = None, status_code: int = 200) -> Response:
     ctx = initiative_context(session, actor, initiative_id)
     locale = negotiate(request)
     m = service.matrix(session, initiative_id)
+    people, member_names, off_team = _members(session, ctx, m)
     violations = service.check(m, gettext_for(locale))
     rows: dict[int, list] = {a.id: [] for a in m.activities}
     cols: dict[int, list] = {r.id: [] for r in m.roles}
@@ -48,6 +67,11 @@ def raci_page(request: Request, session: Session, actor: User, initiative_id: in
         "n_warnings": sum(v.severity == "warning" for v in violations),
         "load": service.load(m),
         "form_error": form_error,
+        "team_people": people,
+        "member_names": member_names,
+        "off_team": off_team,
+        "member_errors": member_errors or {},
+        "new_role": new_role or {},
         "import_errors": import_errors or [],
         "export_lang": "zh_CN" if locale.startswith("zh") else "en",
     })
@@ -66,13 +90,36 @@ def _int(form: dict[str, Any], key: str) -> int:
         raise RuleViolation(f"{key} must be a whole number.") from exc
 
 
-def _apply(request: Request, session: Session, actor: User, initiative_id: int, change) -> Response:  # noqa: ANN001
-    """Run `change`; then the grid again (htmx) or a redirect; a 422 shows the grid with the message."""
+def _member_id(form: dict[str, Any]) -> int | None:
+    """The member select: "" is nobody."""
+    value = form.get(MEMBER)
+    if value is None:
+        raise rule(f"{MEMBER} is required.", MEMBER, "missing")
+    value = str(value).strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise rule(f"{MEMBER} must be a whole number.", MEMBER, "int_parsing") from exc
+
+
+def _apply(request: Request, session: Session, actor: User, initiative_id: int, change,  # noqa: ANN001
+           member_key: Any = None, new_role: dict[str, Any] | None = None) -> Response:
+    """Run `change`; then the grid again (htmx) or a redirect; a 422 shows the grid with the message
+    (an error about the member beside the member select `member_key`: a role's id or NEW_ROLE, the
+    add-role form keeping what was typed, `new_role`)."""
     try:
         change()
     except RuleViolation as exc:
         session.rollback()
         gettext = gettext_for(negotiate(request))
+        member_error = next((e for e in exc.errors or [] if e.get("field") == MEMBER), None)
+        if member_key is not None and member_error is not None:
+            msgid = MEMBER_MESSAGES.get(member_error.get("type", ""))
+            text = gettext(msgid) if msgid else service_errors(exc, gettext).get(MEMBER, gettext(exc.detail))
+            return raci_page(request, session, actor, initiative_id, member_errors={member_key: text},
+                             new_role=new_role, status_code=422)
         details = [e.get("message") for e in exc.errors or [] if e.get("message")]
         text = gettext(exc.detail) + (" (" + "; ".join(details) + ")" if details else "")
         return raci_page(request, session, actor, initiative_id, form_error=text, status_code=422)
@@ -105,7 +152,18 @@ def toggle_cell(initiative_id: int, request: Request, session: SessionDep, actor
 def add_role(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
              form: FormData) -> Response:
     return _apply(request, session, actor.user, initiative_id, lambda: service.create_role(
-        session, initiative_id, _validate(RoleCreate, {"name": form.get("name", "")}), actor.user))
+        session, initiative_id, _validate(RoleCreate, {"name": form.get("name", ""),
+                                                       MEMBER: _member_id(form) if MEMBER in form else None}),
+        actor.user), member_key=NEW_ROLE, new_role={"name": str(form.get("name", ""))})
+
+
+@router.post("/initiatives/{initiative_id}/raci/roles/{role_id}/member")
+def set_member(initiative_id: int, role_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+               form: FormData) -> Response:
+    """Link the role to one of the team's members, or to nobody; through the same rules as the API."""
+    return _apply(request, session, actor.user, initiative_id, lambda: service.update_role(
+        session, initiative_id, role_id, RoleUpdate(member_user_id=_member_id(form)), actor.user),
+        member_key=role_id)
 
 
 @router.post("/initiatives/{initiative_id}/raci/activities")

@@ -1,4 +1,5 @@
-"""Survey pages: table 1 editable in place (htmx), totals, research records, import/export, the as-is map."""
+"""Survey pages: table 1 editable in place (htmx), totals, research records (also edited in place),
+import/export, the as-is map."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from app.core.templating import is_htmx, redirect, render
 from app.departments.service import list_departments
 from app.initiatives.forms import as_list, number, split, version
 from app.initiatives.pages import initiative_context
+from app.initiatives.service import can_edit, editable, get_initiative
 from app.survey import asis_map, service, table1
 from app.survey.models import ProblemCategory, ResearchMethod, StepKind
-from app.survey.schemas import ResearchCreate, StepCreate, StepUpdate
+from app.survey.schemas import ResearchCreate, ResearchRead, ResearchUpdate, StepCreate, StepUpdate
 from app.users.models import User
 
 router = APIRouter()
@@ -44,18 +46,35 @@ def _step_values(form: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _record_values(form: dict[str, Any]) -> dict[str, Any]:
+    return {"method": form.get("method", ""), "conducted_on": form.get("conducted_on") or None,
+            "participants": form.get("participants", ""), "findings": form.get("findings", ""),
+            "step_ids": [number(v) for v in as_list(form.get("step_ids"))]}
+
+
+def _record_shown(rec: ResearchRead) -> dict[str, Any]:
+    """A stored research record as the values of its edit form (with the version the form expects)."""
+    return {"method": rec.method.value, "conducted_on": rec.conducted_on.isoformat(),
+            "participants": rec.participants, "findings": rec.findings, "step_ids": rec.step_ids,
+            "version": rec.version}
+
+
 def survey_page(request: Request, session: Session, actor: User, initiative_id: int, *,
                 editing: int | None = None, step_errors: dict[str, str] | None = None,
                 step_values: dict[str, Any] | None = None, new_errors: dict[str, str] | None = None,
                 new_values: dict[str, Any] | None = None, import_errors: list[dict[str, Any]] | None = None,
                 research_errors: dict[str, str] | None = None, research_values: dict[str, Any] | None = None,
-                block: str | None = None, status_code: int = 200) -> Response:
+                record_editing: int | None = None, record_errors: dict[str, str] | None = None,
+                record_values: dict[str, Any] | None = None, block: str | None = None,
+                status_code: int = 200) -> Response:
     ctx = initiative_context(session, actor, initiative_id)
     steps = service.to_read(session, service.all_steps(session, initiative_id))
     locale = negotiate(request)
     departments = list_departments(session)
     records = service.records_to_read(session, service.list_records(session, initiative_id, limit=200,
                                                                     cursor=None)[0])
+    if record_values is None:
+        record_values = next((_record_shown(r) for r in records if r.id == record_editing), None)
     ctx.update({
         "tab": "survey",
         "steps": steps,
@@ -75,6 +94,9 @@ def survey_page(request: Request, session: Session, actor: User, initiative_id: 
         "step_names": {s.id: f"{s.position}. {s.name}" for s in steps},
         "research_errors": research_errors or {},
         "research_values": research_values or {},
+        "record_editing": record_editing,
+        "record_errors": record_errors or {},
+        "record_values": record_values or {},
         "export_lang": "zh_CN" if locale.startswith("zh") else "en",
         "num": service.fmt_minutes,
     })
@@ -83,8 +105,10 @@ def survey_page(request: Request, session: Session, actor: User, initiative_id: 
 
 @router.get("/initiatives/{initiative_id}/survey")
 def survey(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
-           edit: Annotated[int | None, Query()] = None) -> Response:
-    return survey_page(request, session, actor.user, initiative_id, editing=edit, block="survey")
+           edit: Annotated[int | None, Query()] = None, edit_record: Annotated[int | None, Query()] = None
+           ) -> Response:
+    return survey_page(request, session, actor.user, initiative_id, editing=edit, record_editing=edit_record,
+                       block="survey")
 
 
 def _after_change(request: Request, session: Session, actor: User, initiative_id: int) -> Response:
@@ -185,9 +209,7 @@ def import_table(initiative_id: int, request: Request, session: SessionDep, acto
 def add_record(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
                form: FormData) -> Response:
     gettext = gettext_for(negotiate(request))
-    values = {"method": form.get("method", ""), "conducted_on": form.get("conducted_on") or None,
-              "participants": form.get("participants", ""), "findings": form.get("findings", ""),
-              "step_ids": [number(v) for v in as_list(form.get("step_ids"))]}
+    values = _record_values(form)
     data, errors = parse_form(ResearchCreate, values, gettext)
     if data is not None:
         try:
@@ -201,6 +223,79 @@ def add_record(initiative_id: int, request: Request, session: SessionDep, actor:
             return redirect(request, f"/initiatives/{initiative_id}/survey#research")
     return survey_page(request, session, actor.user, initiative_id, research_errors=errors,
                        research_values=values, block="research", status_code=422)
+
+
+def _record_row(request: Request, session: Session, actor: User, record_id: int, *, editing: bool,
+                errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+                status_code: int = 200) -> Response:
+    """One research record for htmx: as shown, or as its edit form."""
+    rec = service.records_to_read(session, [service.get_record(session, record_id)])[0]
+    ini = get_initiative(session, rec.initiative_id)
+    steps = service.all_steps(session, rec.initiative_id)
+    ctx: dict[str, Any] = {
+        "r": rec,
+        "can_edit": can_edit(session, actor, ini),
+        "methods": list(ResearchMethod),
+        "steps": steps,
+        "step_names": {s.id: f"{s.position}. {s.name}" for s in steps},
+        "values": values or _record_shown(rec),
+        "errs": errors or {},
+    }
+    template = "survey/_record_edit.html" if editing else "survey/_record.html"
+    return render(request, template, ctx, status_code=status_code)
+
+
+@router.get("/research-records/{record_id}/edit")
+def edit_record(record_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    """The record as a form (htmx); without htmx, the survey page with that record open."""
+    rec = service.get_record(session, record_id)
+    editable(session, actor.user, rec.initiative_id)
+    if not is_htmx(request):
+        return redirect(request, f"/initiatives/{rec.initiative_id}/survey?edit_record={record_id}#record-{record_id}")
+    return _record_row(request, session, actor.user, record_id, editing=True)
+
+
+@router.get("/research-records/{record_id}/row")
+def show_record(record_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    """The record as shown (htmx cancel)."""
+    rec = service.get_record(session, record_id)
+    if not is_htmx(request):
+        return redirect(request, f"/initiatives/{rec.initiative_id}/survey#record-{record_id}")
+    return _record_row(request, session, actor.user, record_id, editing=False)
+
+
+@router.post("/research-records/{record_id}/edit")
+def update_record(record_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+                  form: FormData) -> Response:
+    gettext = gettext_for(negotiate(request))
+    initiative_id = service.get_record(session, record_id).initiative_id
+    editable(session, actor.user, initiative_id)  # refused before any form is shown again
+    values: dict[str, Any] | None = _record_values(form)
+    data, errors = parse_form(ResearchUpdate, values, gettext)
+    if values["conducted_on"] is None:  # the form always sends every field: an empty date is a missing one
+        errors.setdefault("conducted_on", gettext("This field is required."))
+        data = None
+    if data is not None:
+        try:
+            service.update_record(session, record_id, data, actor.user, expected_version=version(form))
+        except PreconditionFailed:
+            session.rollback()
+            errors = {"__all__": gettext("Someone else changed this research record meanwhile; it is shown again.")}
+            values = None  # the record as it is now, with its current version
+        except RuleViolation as exc:
+            session.rollback()
+            errors = service_errors(exc, gettext)
+        else:
+            if is_htmx(request):
+                return _record_row(request, session, actor.user, record_id, editing=False)
+            return redirect(request, f"/initiatives/{initiative_id}/survey#record-{record_id}")
+    if values is not None:
+        values["version"] = version(form)  # what was typed, still against the version it was typed on
+    if is_htmx(request):
+        return _record_row(request, session, actor.user, record_id, editing=True, errors=errors, values=values,
+                           status_code=422)
+    return survey_page(request, session, actor.user, initiative_id, record_editing=record_id,
+                       record_errors=errors, record_values=values, status_code=422)
 
 
 @router.post("/research-records/{record_id}/delete")

@@ -105,3 +105,143 @@ def test_matrix_board_moves_a_card_when_a_score_changes(client, factory, team, s
     other = add_issue(session, team.other, team.other_lead)
     assert client.post(f"{url}/{other.id}", data={"version": "1", "impact": "3", "urgency": "3"},
                        headers=h).status_code == 404
+
+
+def _causes(client, h, issue_id):  # noqa: ANN001, ANN202
+    return {c["text"]: c for c in client.get(f"/api/v1/issues/{issue_id}/causes", headers=h).json()}
+
+
+def _fishbone(session, team, issue):  # noqa: ANN001, ANN202
+    """method: A > B > C > D; machine: M. D sits at depth 3, one level above the deepest allowed."""
+    from app.issues.schemas import CauseCreate
+    from app.issues.service import create_cause
+
+    def add(text, parent=None, category=None):  # noqa: ANN001, ANN202
+        return create_cause(session, issue.id, CauseCreate(text=text, parent_id=parent and parent.id,
+                                                           category=category), team.leader)
+
+    a = add("Cause A", category="method")
+    b = add("Cause B", a)
+    c = add("Cause C", b)
+    d = add("Cause D", c)
+    m = add("Cause M", category="machine")
+    session.flush()
+    return a, b, c, d, m
+
+
+def _options(html):  # noqa: ANN001, ANN202
+    import re
+
+    select = html[html.index('name="to"'):]
+    select = select[:select.index("</select>")]
+    return re.findall(r'<option value="([^"]+)"', select)
+
+
+def test_move_form_lists_only_valid_places(client, factory, team, session):
+    issue = add_issue(session, team.initiative, team.leader, title="Duplicate entry")
+    a, b, c, d, m = _fishbone(session, team, issue)
+    h = {**factory.bearer(team.member), **HX}
+    page = client.get(f"/issues/{issue.id}", headers=factory.bearer(team.member)).text
+    assert f'hx-get="/issues/{issue.id}?move={b.id}"' in page and 'name="to"' not in page
+    r = client.get(f"/issues/{issue.id}?move={b.id}", headers=h)
+    assert r.status_code == 200 and "<html" not in r.text and "<svg" in r.text
+    assert f'action="/issues/{issue.id}/causes/{b.id}/move"' in r.text and "Move to" in r.text
+    options = _options(r.text)
+    assert options == ["man", "machine", str(m.id), "material", "method", str(a.id), "environment"]
+    assert f'<option value="{a.id}" selected>' in r.text  # its current place
+    assert "Method: top level</option>" in r.text and ">\u00a0\u00a0\u00a0Method · Cause A</option>" in r.text
+    r = client.get(f"/issues/{issue.id}?move={a.id}", headers=h)
+    assert _options(r.text) == ["man", "machine", str(m.id), "material", "method", "environment"]
+    assert '<option value="method" selected>' in r.text
+    r = client.get(f"/issues/{issue.id}?move={d.id}", headers=h)
+    assert set(_options(r.text)) >= {str(a.id), str(b.id), str(c.id), str(m.id)}
+    assert "\u00a0" * 9 + "Method · Cause C</option>" in r.text  # indented by depth
+    # viewers read the fishbone but get no move controls
+    viewer_page = client.get(f"/issues/{issue.id}?move={b.id}", headers=factory.bearer(team.viewer)).text
+    assert 'name="to"' not in viewer_page and f"?move={b.id}" not in viewer_page
+
+
+def test_move_a_cause_to_another_parent_bone_and_top_level(client, factory, team, session):
+    issue = add_issue(session, team.initiative, team.leader, title="Duplicate entry")
+    a, b, c, d, m = _fishbone(session, team, issue)
+    h = {**factory.bearer(team.it), **HX}
+    url = f"/issues/{issue.id}/causes"
+    # C (with its sub-cause D) under M: the branch changes bone
+    r = client.post(f"{url}/{c.id}/move", data={"to": str(m.id), "version": str(c.version)}, headers=h)
+    assert r.status_code == 200 and "<html" not in r.text and "<svg" in r.text and 'name="to"' not in r.text
+    machine = r.text[r.text.index('bone-head">Machine</h3>'):r.text.index('bone-head">Method</h3>')]
+    assert "Cause M" in machine and "Cause C" in machine and "Cause D" in machine
+    assert f'class="depth-1" id="cause-{c.id}"' in r.text and f'class="depth-2" id="cause-{d.id}"' in r.text
+    causes = _causes(client, h, issue.id)
+    assert causes["Cause C"]["parent_id"] == m.id and causes["Cause C"]["category"] == "machine"
+    assert causes["Cause D"]["parent_id"] == c.id and causes["Cause D"]["category"] == "machine"
+    # B to the top of the environment bone
+    version = causes["Cause B"]["version"]
+    r = client.post(f"{url}/{b.id}/move", data={"to": "environment", "version": str(version)}, headers=h)
+    assert r.status_code == 200
+    assert f'class="depth-0" id="cause-{b.id}"' in r.text
+    assert r.text.index('bone-head">Environment') < r.text.index(f'id="cause-{b.id}"')
+    causes = _causes(client, h, issue.id)
+    assert causes["Cause B"]["parent_id"] is None and causes["Cause B"]["category"] == "environment"
+    # without htmx: back to the page
+    r = client.post(f"{url}/{m.id}/move", data={"to": "man", "version": str(causes["Cause M"]["version"])},
+                    headers=factory.bearer(team.it), follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/issues/{issue.id}#fishbone"
+    assert _causes(client, h, issue.id)["Cause C"]["category"] == "man"
+
+
+def test_move_refused_for_a_cycle_or_too_deep_changes_nothing(client, factory, team, session):
+    issue = add_issue(session, team.initiative, team.leader, title="Duplicate entry")
+    a, b, c, d, m = _fishbone(session, team, issue)
+    h = {**factory.bearer(team.member), **HX}
+    url = f"/issues/{issue.id}/causes"
+    before = _causes(client, h, issue.id)
+    r = client.post(f"{url}/{a.id}/move", data={"to": str(c.id), "version": str(a.version)}, headers=h)
+    assert r.status_code == 422 and "<html" not in r.text and "<svg" in r.text
+    assert "cannot be placed under itself or one of its own sub-causes" in r.text and 'role="alert"' in r.text
+    assert f'action="/issues/{issue.id}/causes/{a.id}/move"' in r.text  # the form stays open
+    assert str(c.id) not in _options(r.text)
+    r = client.post(f"{url}/{b.id}/move", data={"to": str(d.id), "version": str(b.version)}, headers=h)
+    assert r.status_code == 422 and "cannot be placed under itself" in r.text
+    assert _causes(client, h, issue.id) == before
+    # M under D (depth 3) lands at depth 4, the deepest allowed; a branch E > F under D would reach depth 5
+    r = client.post(f"{url}/{m.id}/move", data={"to": str(d.id), "version": str(m.version)}, headers=h)
+    assert r.status_code == 200
+    m_version = _causes(client, h, issue.id)["Cause M"]["version"]
+    e = client.post(f"/api/v1/issues/{issue.id}/causes", json={"text": "Cause E", "category": "material"},
+                    headers=factory.bearer(team.member)).json()
+    client.post(f"/api/v1/issues/{issue.id}/causes", json={"text": "Cause F", "parent_id": e["id"]},
+                headers=factory.bearer(team.member))
+    before = _causes(client, h, issue.id)
+    r = client.post(f"{url}/{e['id']}/move", data={"to": str(d.id), "version": str(e["version"])},
+                    headers={**factory.bearer(team.member), **HX, "Accept-Language": "zh-CN"})
+    assert r.status_code == 422 and "下级原因最多嵌套四层。" in r.text
+    assert f'<option value="{d.id}" selected>' in r.text  # the choice is kept
+    assert _causes(client, h, issue.id) == before
+    for bad in ("", "money", "9" * 30):
+        r = client.post(f"{url}/{m.id}/move", data={"to": bad, "version": str(m_version)}, headers=h)
+        assert r.status_code == 422 and "Choose one of the options." in r.text
+    r = client.post(f"{url}/{m.id}/move", data={"to": "999999", "version": str(m_version)}, headers=h)
+    assert r.status_code == 422 and "Not a cause of this problem." in r.text
+    r = client.post(f"{url}/{m.id}/move", data={"to": "man", "version": "1"}, headers=h)
+    assert r.status_code == 422 and "Someone else changed this cause" in r.text
+    assert _causes(client, h, issue.id) == before
+    r = client.get(f"/issues/{issue.id}?move=0", headers=h)  # "Cancel": the fishbone, no form open
+    assert r.status_code == 200 and "<svg" in r.text and 'name="to"' not in r.text
+
+
+def test_move_refused_to_viewers_and_outsiders(client, factory, team, session):
+    issue = add_issue(session, team.initiative, team.leader, title="Duplicate entry")
+    a, b, c, d, m = _fishbone(session, team, issue)
+    url = f"/issues/{issue.id}/causes/{b.id}/move"
+    before = _causes(client, factory.bearer(team.member), issue.id)
+    for user in (team.viewer, team.outsider):
+        for to in ("man", "", str(b.id)):
+            r = client.post(url, data={"to": to, "version": str(b.version)},
+                            headers={**factory.bearer(user), **HX})
+            assert r.status_code == 403
+    other = add_issue(session, team.initiative, team.leader, title="Other problem")
+    r = client.post(f"/issues/{other.id}/causes/{b.id}/move", data={"to": "man", "version": str(b.version)},
+                    headers={**factory.bearer(team.member), **HX})
+    assert r.status_code == 404
+    assert _causes(client, factory.bearer(team.member), issue.id) == before
