@@ -89,6 +89,22 @@ def test_expired_token_is_refused(client, user):
     assert_401(me(client, jwt.encode(claims, secret(), algorithm="HS256")))
 
 
+def test_a_token_accepted_before_is_refused_once_it_expires(client, user):
+    """Verified tokens are remembered; their expiry is still checked on every use."""
+    now = int(time.time())
+    token = hmac_jwt(HEADER, valid_claims(user.id, iat=now, exp=now + 2), secret())
+    assert me(client, token).status_code == 200
+    time.sleep(max(0.0, now + 2.05 - time.time()))
+    assert_401(me(client, token))
+
+
+def test_a_token_accepted_before_is_refused_under_a_new_key(client, user, monkeypatch):
+    token = hmac_jwt(HEADER, valid_claims(user.id), secret())
+    assert me(client, token).status_code == 200
+    monkeypatch.setattr(get_settings(), "secret_key", "another key " + "x" * 40)
+    assert_401(me(client, token))
+
+
 @pytest.mark.parametrize("claim", ["exp", "iat", "sub", "iss", "aud"])
 def test_token_missing_a_required_claim_is_refused(client, user, claim):
     claims = valid_claims(user.id)

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from jose import JWTError, jwt
@@ -62,7 +63,21 @@ def create_access_token(subject: str, *, minutes: int | None = None, extra: dict
 
 
 def decode_access_token(token: str) -> dict[str, Any]:
+    """The claims of a valid token; `InvalidToken` otherwise.
+
+    A token that verified once is remembered (per process, bounded) with the key and claims it was
+    checked against, so the next request with it skips the signature check; its expiry is checked every
+    time. Account state (disabled, deleted) is never cached: app/auth/deps.py reads it per request.
+    """
     settings = get_settings()
+    claims = _verified(token, settings.secret_key, settings.jwt_issuer, settings.jwt_audience)
+    if claims["exp"] <= datetime.now(UTC).timestamp():
+        raise InvalidToken("Signature has expired.")
+    return dict(claims)
+
+
+@lru_cache(maxsize=4096)
+def _verified(token: str, secret_key: str, issuer: str, audience: str) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
     except JWTError as exc:
@@ -74,10 +89,10 @@ def decode_access_token(token: str) -> dict[str, Any]:
     try:
         claims = jwt.decode(
             token,
-            settings.secret_key,
+            secret_key,
             algorithms=[ALGORITHM],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            audience=audience,
+            issuer=issuer,
             options={
                 "require_exp": True,
                 "require_iat": True,
