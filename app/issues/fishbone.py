@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from app.issues.models import CauseCategory
 from app.issues.schemas import CauseRead
-from app.survey.asis_map import wrap
+from app.survey.asis_map import text_units, wrap
 
 WIDTH = 1100
 HEAD_W = 220
@@ -19,6 +19,8 @@ LEFT = 40
 LINE = 20
 SLANT = 0.45
 TEXT_UNITS = 38
+UNIT_PX = 6.5  # a cause label's width per text unit at 12px (a CJK character is two units)
+ROOT_MARK_PX = 14  # "★ "
 TOP_BONES = (CauseCategory.man, CauseCategory.machine, CauseCategory.material)
 BOTTOM_BONES = (CauseCategory.method, CauseCategory.environment)
 JOINTS = {CauseCategory.man: 300, CauseCategory.machine: 560, CauseCategory.material: 820,
@@ -48,6 +50,7 @@ class Bone(BaseModel):
 
 
 class Fishbone(BaseModel):
+    left: float  # the view box starts here: labels far up a long bone reach left of 0
     width: int
     height: int
     spine_y: float
@@ -83,5 +86,11 @@ def layout(title: str, causes: list[CauseRead], labels: dict[CauseCategory, str]
                               y=round(y, 1)))
         bones.append(Bone(category=category, label=labels[category], x1=x1, y1=spine_y, x2=round(x2, 1), y2=y2,
                           label_y=y2 - 14 if up else y2 + 24, twigs=twigs))
-    return Fishbone(width=WIDTH, height=height, spine_y=spine_y, head_x=WIDTH - HEAD_W - 10,
+    left = min([0.0] + [_label_start(t) - 8 for b in bones for t in b.twigs])
+    return Fishbone(left=round(left, 1), width=WIDTH, height=height, spine_y=spine_y, head_x=WIDTH - HEAD_W - 10,
                     head_lines=wrap(title, 26, 3), bones=bones)
+
+
+def _label_start(twig: Twig) -> float:
+    """Where a twig's label begins (it ends at the twig, `text-anchor="end"`), estimated from its units."""
+    return twig.x1 - 3 - UNIT_PX * text_units(twig.line) - (ROOT_MARK_PX if twig.is_root else 0)

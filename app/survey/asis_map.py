@@ -70,6 +70,11 @@ def _units(ch: str) -> float:
     return 2.0 if unicodedata.east_asian_width(ch) in ("W", "F") else 1.0
 
 
+def text_units(text: str) -> float:
+    """The width of `text` in units (a CJK character is two, anything else one)."""
+    return sum(_units(ch) for ch in text)
+
+
 def wrap(text: str, units: float, max_lines: int) -> list[str]:
     """Break text into lines of at most `units` (words kept whole where they fit); ellipsis when cut."""
     lines: list[str] = []
@@ -92,7 +97,7 @@ def wrap(text: str, units: float, max_lines: int) -> list[str]:
     if word:
         tokens.append(word)
     for tok in tokens:
-        w = sum(_units(c) for c in tok)
+        w = text_units(tok)
         if tok == " ":
             if line:
                 line, width = line + " ", width + 1
