@@ -268,7 +268,8 @@ def show_record(record_id: int, request: Request, session: SessionDep, actor: Cu
 def update_record(record_id: int, request: Request, session: SessionDep, actor: CurrentActor,
                   form: FormData) -> Response:
     gettext = gettext_for(negotiate(request))
-    initiative_id = service.get_record(session, record_id).initiative_id
+    rec = service.get_record(session, record_id)
+    initiative_id, dated = rec.initiative_id, rec.conducted_on
     editable(session, actor.user, initiative_id)  # refused before any form is shown again
     values: dict[str, Any] | None = _record_values(form)
     data, errors = parse_form(ResearchUpdate, values, gettext)
@@ -286,9 +287,15 @@ def update_record(record_id: int, request: Request, session: SessionDep, actor: 
             session.rollback()
             errors = service_errors(exc, gettext)
         else:
-            if is_htmx(request):
+            if not is_htmx(request):
+                return redirect(request, f"/initiatives/{initiative_id}/survey#record-{record_id}")
+            if data.conducted_on == dated:
                 return _record_row(request, session, actor.user, record_id, editing=False)
-            return redirect(request, f"/initiatives/{initiative_id}/survey#record-{record_id}")
+            # The records are listed by date: show the list again, with this one in its new place.
+            response = survey_page(request, session, actor.user, initiative_id, block="research")
+            response.headers["HX-Retarget"] = "#research"
+            response.headers["HX-Reswap"] = "innerHTML"
+            return response
     if values is not None:
         values["version"] = version(form)  # what was typed, still against the version it was typed on
     if is_htmx(request):

@@ -110,16 +110,16 @@ def test_edit_research_record_in_place(client, factory, team, session):
     assert "Zhang Wei" in r.text and "<form" in r.text and "<textarea" not in r.text
     # Save: through the service; the record comes back as shown.
     url = f"/research-records/{rec.id}/edit"
-    form = {"version": "1", "method": "observation", "conducted_on": "2026-03-05",
+    form = {"version": "1", "method": "observation", "conducted_on": "2026-03-03",
             "participants": "Zhang Wei, 2 reviewers", "findings": "Paper signature at approval",
             "step_ids": [str(steps[1].id), str(steps[2].id)]}
     r = client.post(url, data=form, headers=h)
     assert r.status_code == 200, r.text
     assert f'<article class="record" id="record-{rec.id}">' in r.text and "<textarea" not in r.text
-    assert "Zhang Wei, 2 reviewers" in r.text and "2026-03-05" in r.text and "Observation" in r.text
+    assert "Zhang Wei, 2 reviewers" in r.text and "2026-03-03" in r.text and "Observation" in r.text
     assert "2. Manual review" in r.text and "1. User fills in information" not in r.text
     api = client.get(f"/api/v1/research-records/{rec.id}", headers=factory.bearer(team.member)).json()
-    assert api["method"] == "observation" and api["conducted_on"] == "2026-03-05" and api["version"] == 2
+    assert api["method"] == "observation" and api["conducted_on"] == "2026-03-03" and api["version"] == 2
     assert api["participants"] == "Zhang Wei, 2 reviewers" and api["findings"] == "Paper signature at approval"
     assert api["step_ids"] == sorted([steps[1].id, steps[2].id])
     last = history(session, "research_record", rec.id)[0]
@@ -129,6 +129,23 @@ def test_edit_research_record_in_place(client, factory, team, session):
     r = client.post(url, data={**form, "version": "2", "step_ids": []}, headers=h)
     assert r.status_code == 200 and "Steps:" not in r.text
     assert client.get(f"/api/v1/research-records/{rec.id}", headers=h).json()["step_ids"] == []
+
+
+def test_editing_a_records_date_shows_the_list_in_its_new_order(client, factory, team, session):
+    from datetime import date
+
+    older = add_record(session, team.initiative, team.leader, conducted_on=date(2026, 3, 3), participants="Older")
+    add_record(session, team.initiative, team.leader, conducted_on=date(2026, 3, 10), participants="Newer")
+    session.flush()
+    h = {**factory.bearer(team.member), **HX}
+    page = client.get(f"/initiatives/{team.initiative.id}/survey", headers=factory.bearer(team.member)).text
+    assert page.index("Newer") < page.index("Older")  # newest first
+    form = {"version": "1", "method": "interview", "conducted_on": "2026-03-20", "participants": "Older",
+            "findings": "Checks 3 systems by hand"}
+    r = client.post(f"/research-records/{older.id}/edit", data=form, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.headers["HX-Retarget"] == "#research" and r.headers["HX-Reswap"] == "innerHTML"
+    assert "<html" not in r.text and r.text.index("Older") < r.text.index("Newer")
 
 
 def test_edit_research_record_keeps_what_was_typed(client, factory, team, session):
