@@ -11,10 +11,12 @@ import hashlib
 import hmac
 import json
 import re
+import threading
 import time
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -139,3 +141,18 @@ def sqlite_transaction(connection: Any) -> None:
     """
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("DELETE FROM login_failures WHERE 0 = 1")
+
+
+def wait_until_blocked(engine: sa.Engine, thread: threading.Thread, table: str, timeout: float = 5.0) -> None:
+    """Until another session of this PostgreSQL database waits for a lock in a statement on `table`
+    (or the thread has finished): the moment to let the first of two racing transactions commit."""
+    deadline = time.monotonic() + timeout
+    with engine.connect() as conn:
+        while time.monotonic() < deadline and thread.is_alive():
+            waiting = conn.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query ILIKE :pattern"), {"pattern": f"%{table}%"}).scalar_one()
+            conn.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)

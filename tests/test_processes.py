@@ -12,7 +12,6 @@ import math
 import random
 import re
 import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -29,6 +28,7 @@ from app.processes.schemas import ProcessPage, ProcessUpdate
 from app.processes.service import update_process
 from app.users.models import Role, User
 from tests.factories import Factory
+from tests.helpers import wait_until_blocked
 
 API = "/api/v1/processes"
 PROBLEM = "application/problem+json"
@@ -642,7 +642,7 @@ def test_concurrent_changes_with_the_same_if_match_cannot_both_win(backend, engi
 
             thread = threading.Thread(target=second_writer)
             thread.start()
-            _wait_until_blocked(engine, thread)
+            wait_until_blocked(engine, thread, "processes")
             first.commit()
         thread.join(10)
         assert outcome == {"second": 412}
@@ -657,17 +657,3 @@ def test_concurrent_changes_with_the_same_if_match_cannot_both_win(backend, engi
             conn.execute(sa.delete(Process).where(Process.id == pid))
             conn.execute(sa.delete(AuditRecord).where(AuditRecord.actor_id == owner_id))
             conn.execute(sa.delete(User).where(User.id == owner_id))
-
-
-def _wait_until_blocked(engine: sa.Engine, thread: threading.Thread, timeout: float = 5.0) -> None:
-    """Until another session of this database waits for a lock (or the thread has finished)."""
-    deadline = time.monotonic() + timeout
-    with engine.connect() as conn:
-        while time.monotonic() < deadline and thread.is_alive():
-            waiting = conn.execute(sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND query ILIKE '%processes%'")).scalar_one()
-            conn.rollback()
-            if waiting:
-                return
-            time.sleep(0.02)

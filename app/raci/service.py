@@ -332,7 +332,13 @@ def _write(session: Session, activity_id: int, role_id: int, letters: str) -> No
 
 
 def toggle(session: Session, initiative_id: int, activity_id: int, role_id: int, letter: str, actor: User) -> Matrix:
-    """Add or remove one letter of a cell (the page's click)."""
+    """Add or remove one letter of a cell (the page's click).
+
+    The activity's row is locked first (FOR UPDATE; SQLite has a single writer), so two people clicking
+    letters of one row at the same moment take turns: each adds to what the other saved, where reading
+    first would have let the second click overwrite the first (a lost update)."""
+    editable(session, actor, initiative_id)  # before taking any lock
+    session.get(RaciActivity, activity_id, with_for_update=True)
     current = matrix(session, initiative_id).letters(activity_id, role_id)
     try:
         letter = normalize_letters(letter)
