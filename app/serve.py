@@ -18,12 +18,16 @@ from uvicorn.server import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 
-def _worker_socket(family: int, address: tuple) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def _bind(sock: socket.socket, address: tuple) -> socket.socket:
+    """Bind `sock` to `address` beside the other workers' sockets on it."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
     return sock
+
+
+def _worker_socket(family: int, address: tuple) -> socket.socket:
+    return _bind(socket.socket(family, socket.SOCK_STREAM), address)
 
 
 class _PerWorkerSocket(socket.socket):
@@ -44,10 +48,7 @@ def serve(*, host: str, port: int, workers: int, log_level: str, access_log: boo
             sys.exit(STARTUP_FAILURE)
         return
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    placeholder = _PerWorkerSocket(family, socket.SOCK_STREAM)
-    placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    placeholder.bind((host, port))
+    placeholder = _bind(_PerWorkerSocket(family, socket.SOCK_STREAM), (host, port))
     try:
         Multiprocess(config, sockets=[placeholder]).run()
     except KeyboardInterrupt:

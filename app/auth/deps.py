@@ -144,6 +144,12 @@ async def _check_csrf(request: Request, session_id: str) -> None:
         raise Forbidden("Missing or invalid CSRF token.", code_hint="csrf")
 
 
+async def _check_csrf_of_cookie(request: Request, via: str, session_id: str | None) -> None:
+    """Unsafe requests authenticated by the cookie must carry the CSRF token."""
+    if via == "cookie" and request.method not in SAFE_METHODS:
+        await _check_csrf(request, session_id or "")
+
+
 def _resolve_actor(request: Request, session: SessionDep) -> Actor | None:
     """Database work runs here, in the threadpool (a sync dependency)."""
     credential = read_credential(request)
@@ -153,8 +159,8 @@ def _resolve_actor(request: Request, session: SessionDep) -> Actor | None:
 async def optional_actor(
     request: Request, actor: Annotated[Actor | None, Depends(_resolve_actor)]
 ) -> Actor | None:
-    if actor is not None and actor.via == "cookie" and request.method not in SAFE_METHODS:
-        await _check_csrf(request, actor.session_id or "")
+    if actor is not None:
+        await _check_csrf_of_cookie(request, actor.via, actor.session_id)
     request.state.actor = actor
     return actor
 
@@ -192,8 +198,7 @@ async def presented_credential(request: Request) -> Credential:
     credential = read_credential(request)
     if credential is None:
         raise NotAuthenticated()
-    if credential.via == "cookie" and request.method not in SAFE_METHODS:
-        await _check_csrf(request, credential.session_id or "")
+    await _check_csrf_of_cookie(request, credential.via, credential.session_id)
     return credential
 
 

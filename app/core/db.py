@@ -239,11 +239,15 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         try:
             yield session
         except BaseException:
-            if not session.info.get("finished"):
-                await run_in_threadpool(_finish, session, False)
+            await _finish_unless_done(session, False)
             raise
-        if not session.info.get("finished"):
-            await run_in_threadpool(_finish, session, True)
+        await _finish_unless_done(session, True)
+
+
+async def _finish_unless_done(session: Session, ok: bool) -> None:
+    """`_finish` in the thread pool, unless the handler ended the unit of work itself (`finish_in_thread`)."""
+    if not session.info.get("finished"):
+        await run_in_threadpool(_finish, session, ok)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -15,7 +15,6 @@ from app.survey.asis_map import text_units, wrap
 
 WIDTH = 1100
 HEAD_W = 220
-LEFT = 40
 LINE = 20
 SLANT = 0.45
 TEXT_UNITS = 38

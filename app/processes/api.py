@@ -105,4 +105,3 @@ def restore_process(process_id: int, request: Request, session: SessionDep, acto
 def process_history(process_id: int, session: SessionDep, actor: CurrentActor):
     """The audit trail of a process, newest first (administrators and leads)."""
     return service.process_history(session, process_id, actor.user)
-

@@ -215,11 +215,11 @@ def to_read(session: Session, processes: list[Process]) -> list[ProcessRead]:
         return []
     rows = session.connection().execute(_READ_SELECT.where(col(Process.id).in_([p.id for p in processes])))
     by_id = {row[0]: row for row in rows}
-    return _READS.validate_python([_read_dict(by_id[p.id]) for p in processes])
+    return reads([_read_dict(by_id[p.id]) for p in processes])
 
 
 def reads(items: list[dict[str, Any]]) -> list[ProcessRead]:
-    """`list_processes`' dicts as models (for the pages, which read enum members and datetimes)."""
+    """Dicts of `_read_dict` as models (the pages read enum members and datetimes from them)."""
     return _READS.validate_python(items)
 
 

@@ -46,6 +46,11 @@ def _step_values(form: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _step_names(steps: list) -> dict[int, str]:
+    """Each step's label as records show it: "2. Manual review"."""
+    return {s.id: f"{s.position}. {s.name}" for s in steps}
+
+
 def _record_values(form: dict[str, Any]) -> dict[str, Any]:
     return {"method": form.get("method", ""), "conducted_on": form.get("conducted_on") or None,
             "participants": form.get("participants", ""), "findings": form.get("findings", ""),
@@ -91,7 +96,7 @@ def survey_page(request: Request, session: Session, actor: User, initiative_id: 
         "new_values": new_values or {"kind": "activity"},
         "import_errors": import_errors or [],
         "records": records,
-        "step_names": {s.id: f"{s.position}. {s.name}" for s in steps},
+        "step_names": _step_names(steps),
         "research_errors": research_errors or {},
         "research_values": research_values or {},
         "record_editing": record_editing,
@@ -237,7 +242,7 @@ def _record_row(request: Request, session: Session, actor: User, record_id: int,
         "can_edit": can_edit(session, actor, ini),
         "methods": list(ResearchMethod),
         "steps": steps,
-        "step_names": {s.id: f"{s.position}. {s.name}" for s in steps},
+        "step_names": _step_names(steps),
         "values": values or _record_shown(rec),
         "errs": errors or {},
     }
