@@ -236,8 +236,8 @@ def move_cause(issue_id: int, cause_id: int, request: Request, session: SessionD
     service.cause_read(session, issue_id, cause_id)  # a cause of another problem: 404
     gettext = _gettext(request)
     to = str(form.get("to") or "").strip()
-    is_id = to.isascii() and to.isdigit() and len(to) <= 9  # else a bone, or a bad choice
-    values: dict[str, Any] = {"parent_id": int(to)} if is_id else {"parent_id": None, "category": to}
+    target = number(to)  # a cause's id; else a bone, or a bad choice
+    values: dict[str, Any] = {"parent_id": target} if isinstance(target, int) else {"parent_id": None, "category": to}
     data, errors = parse_form(CauseUpdate, values, gettext)
     if data is not None:
         try:

@@ -246,3 +246,14 @@ def test_edit_research_record_only_by_the_team(client, factory, team, session):
     # An unknown record.
     assert client.get("/research-records/999999/edit", headers={**factory.bearer(team.member), **HX}).status_code == 404
     assert client.post("/research-records/999999/edit", data=form, headers=factory.bearer(team.member)).status_code == 404
+
+
+def test_a_step_id_in_other_digits_is_refused_inline(client, factory, team, session):
+    """"²" is a digit to Python's str.isdigit() but no number: the form says so, it does not fail (500)."""
+    add_steps(session, team.initiative, team.leader, YH_STEPS[:1])
+    session.flush()
+    r = client.post(f"/initiatives/{team.initiative.id}/research", headers={**factory.bearer(team.member), **HX},
+                    data={"method": "interview", "conducted_on": "2026-03-03", "participants": "Zhang Wei",
+                          "findings": "Checks by hand", "step_ids": ["²"]})
+    assert r.status_code == 422, r.text
+    assert 'class="field-error"' in r.text and "Zhang Wei" in r.text  # the message, and what was typed
