@@ -11,6 +11,7 @@ from app.core.config import get_settings
 from app.core.db import SessionDep
 from app.core.errors import NotAuthenticated
 from app.core.http_errors import problem_response
+from app.core.ids import Id
 from app.core.security import create_access_token
 
 router = APIRouter(tags=["auth"])
@@ -64,7 +65,7 @@ def list_service_tokens(session: SessionDep, actor: CurrentActor):
 
 @router.delete("/service-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT,
                dependencies=[require_person()])
-def revoke_service_token(token_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+def revoke_service_token(token_id: Id, session: SessionDep, actor: CurrentActor) -> Response:
     """Revoke a token: it stops working at once."""
     service.revoke_service_token(session, token_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -14,6 +14,7 @@ from app.core.db import SessionDep
 from app.core.errors import AppError, NotAuthenticated, TooManyRequests
 from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
+from app.core.ids import Id
 from app.core.security import create_access_token
 from app.core.templating import redirect, render
 from app.pages import safe_next
@@ -103,6 +104,6 @@ def create_token(request: Request, session: SessionDep, actor: CurrentActor, for
 
 
 @router.post("/admin/tokens/{token_id}/revoke")
-def revoke_token(token_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def revoke_token(token_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     service.revoke_service_token(session, token_id, actor.user)
     return redirect(request, "/admin/tokens", flash="token_revoked")

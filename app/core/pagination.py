@@ -6,10 +6,12 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request, Response
+from pydantic import TypeAdapter, ValidationError
 
 from app.core.errors import RuleViolation
 
@@ -28,22 +30,26 @@ class Cursor:
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, token: str, keys: Sequence[str], types: Sequence[type] | None = None) -> Cursor:
-        """The cursor of `token`, made for `keys`; with `types`, each value must be of its type (a bool
-        is not an int): a tampered cursor is then a 422 rather than a database error."""
+    def decode(cls, token: str, keys: Sequence[str], types: Sequence[Any]) -> Cursor:
+        """The cursor of `token`, made for `keys`, its values validated as `types` (`str`, `date`,
+        `app.core.ids.Id`, ...): a tampered cursor is a 422, never a database error."""
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             data = json.loads(raw)
-            got_keys, values = tuple(data["k"]), tuple(data["v"])
+            got_keys, values = tuple(data["k"]), data["v"]
         except (ValueError, KeyError, TypeError) as exc:
             raise bad_cursor() from exc
-        if got_keys != tuple(keys) or len(values) != len(keys):
+        if got_keys != tuple(keys) or not isinstance(values, list) or len(values) != len(keys):
             raise bad_cursor("The cursor belongs to another sort order; start again without it.")
-        if types is not None and not all(
-            isinstance(v, t) and not (isinstance(v, bool) and t is not bool) for v, t in zip(values, types, strict=True)
-        ):
-            raise bad_cursor()
-        return cls(got_keys, values)
+        try:
+            return cls(got_keys, _values_of(tuple(types)).validate_json(json.dumps(values), strict=True))
+        except ValidationError as exc:
+            raise bad_cursor() from exc
+
+
+@lru_cache
+def _values_of(types: tuple[Any, ...]) -> TypeAdapter[tuple[Any, ...]]:
+    return TypeAdapter(tuple[types])  # type: ignore[valid-type]
 
 
 def bad_cursor(detail: str = "The cursor is not valid.") -> RuleViolation:

@@ -10,6 +10,7 @@ from app.core.audit import AuditRead
 from app.core.config import get_settings
 from app.core.db import SessionDep
 from app.core.etag import optional_version, required_version, set_etag
+from app.core.ids import Id
 from app.core.pagination import set_link_header
 from app.initiatives import service
 from app.initiatives.models import Initiative, InitiativeStatus, Phase
@@ -76,14 +77,14 @@ def create_initiative(data: InitiativeCreate, session: SessionDep, actor: Curren
 
 @router.get("/{initiative_id}", response_model=InitiativeRead, dependencies=[require_scope("read")],
             responses=_PROBLEMS)
-def read_initiative(initiative_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+def read_initiative(initiative_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
     """One initiative with its team and phases (current phase, late flags), and its `ETag`."""
     return _one(session, response, service.get_initiative(session, initiative_id))
 
 
 @router.patch("/{initiative_id}", response_model=InitiativeRead, dependencies=[require_scope("write")],
               responses=_PATCH)
-def update_initiative(initiative_id: int, data: InitiativeUpdate, request: Request, session: SessionDep,
+def update_initiative(initiative_id: Id, data: InitiativeUpdate, request: Request, session: SessionDep,
                       actor: CurrentActor, response: Response):
     """Change title, trigger, goal, status or priority threshold (leader, administrators). Requires `If-Match`."""
     expected = required_version(request, ENTITY, initiative_id)
@@ -93,7 +94,7 @@ def update_initiative(initiative_id: int, data: InitiativeUpdate, request: Reque
 
 @router.get("/{initiative_id}/history", response_model=list[AuditRead], dependencies=[require_scope("read")],
             responses=_PROBLEMS)
-def initiative_history(initiative_id: int, session: SessionDep, actor: CurrentActor):
+def initiative_history(initiative_id: Id, session: SessionDep, actor: CurrentActor):
     """The audit trail (settings, team, phases, gate overrides with their reasons), newest first."""
     return service.initiative_history(session, initiative_id, actor.user)
 
@@ -102,14 +103,14 @@ def initiative_history(initiative_id: int, session: SessionDep, actor: CurrentAc
 
 @router.get("/{initiative_id}/team", response_model=list[MemberRead], dependencies=[require_scope("read")],
             responses=_PROBLEMS)
-def list_team(initiative_id: int, session: SessionDep, actor: CurrentActor):
+def list_team(initiative_id: Id, session: SessionDep, actor: CurrentActor):
     """The team: the leader first (at most 50 members, so never paginated)."""
     return service.team(session, initiative_id)
 
 
 @router.post("/{initiative_id}/team", status_code=status.HTTP_201_CREATED, response_model=MemberRead,
              dependencies=[require_scope("write")], responses={**_PROBLEMS, 409: {"description": "Already a member"}})
-def add_member(initiative_id: int, data: MemberCreate, session: SessionDep, actor: CurrentActor,
+def add_member(initiative_id: Id, data: MemberCreate, session: SessionDep, actor: CurrentActor,
                response: Response):
     """Add a member (leader, administrators). Adding a `leader` hands the leadership over."""
     m = service.add_member(session, initiative_id, data, actor.user)
@@ -120,7 +121,7 @@ def add_member(initiative_id: int, data: MemberCreate, session: SessionDep, acto
 
 @router.get("/{initiative_id}/team/{member_id}", response_model=MemberRead,
             dependencies=[require_scope("read")], responses=_PROBLEMS)
-def read_member(initiative_id: int, member_id: int, session: SessionDep, actor: CurrentActor,
+def read_member(initiative_id: Id, member_id: Id, session: SessionDep, actor: CurrentActor,
                 response: Response):
     """One member of the initiative's team."""
     m = service.member(session, initiative_id, member_id)
@@ -130,7 +131,7 @@ def read_member(initiative_id: int, member_id: int, session: SessionDep, actor: 
 
 @router.patch("/{initiative_id}/team/{member_id}", response_model=MemberRead,
               dependencies=[require_scope("write")], responses=_PATCH)
-def update_member(initiative_id: int, member_id: int, data: MemberUpdate, request: Request,
+def update_member(initiative_id: Id, member_id: Id, data: MemberUpdate, request: Request,
                   session: SessionDep, actor: CurrentActor, response: Response):
     """Change a member's project role (leader, administrators). Requires `If-Match`."""
     expected = required_version(request, MEMBER, member_id)
@@ -141,7 +142,7 @@ def update_member(initiative_id: int, member_id: int, data: MemberUpdate, reques
 
 @router.delete("/{initiative_id}/team/{member_id}", status_code=status.HTTP_204_NO_CONTENT,
                dependencies=[require_scope("write")], responses=_PROBLEMS)
-def remove_member(initiative_id: int, member_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+def remove_member(initiative_id: Id, member_id: Id, session: SessionDep, actor: CurrentActor) -> Response:
     """Remove a member (not the leader) (leader, administrators)."""
     service.remove_member(session, initiative_id, member_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -151,7 +152,7 @@ def remove_member(initiative_id: int, member_id: int, session: SessionDep, actor
 
 @router.get("/{initiative_id}/phases/{phase}", response_model=PhaseRead, dependencies=[require_scope("read")],
             responses=_PROBLEMS)
-def read_phase(initiative_id: int, phase: Phase, session: SessionDep, actor: CurrentActor, response: Response):
+def read_phase(initiative_id: Id, phase: Phase, session: SessionDep, actor: CurrentActor, response: Response):
     """One phase of the initiative with its planned and actual dates and whether it is late."""
     row = service.phase_row(session, initiative_id, phase)
     set_etag(response, PHASE, row.id, row.version)
@@ -160,7 +161,7 @@ def read_phase(initiative_id: int, phase: Phase, session: SessionDep, actor: Cur
 
 @router.patch("/{initiative_id}/phases/{phase}", response_model=PhaseRead, dependencies=[require_scope("write")],
               responses=_PATCH)
-def update_phase(initiative_id: int, phase: Phase, data: PhaseUpdate, request: Request, session: SessionDep,
+def update_phase(initiative_id: Id, phase: Phase, data: PhaseUpdate, request: Request, session: SessionDep,
                  actor: CurrentActor, response: Response):
     """Change a phase's planned (or actual) dates (leader, administrators). Requires `If-Match`."""
     row = service.phase_row(session, initiative_id, phase)
@@ -172,14 +173,14 @@ def update_phase(initiative_id: int, phase: Phase, data: PhaseUpdate, request: R
 
 @router.get("/{initiative_id}/gate", response_model=GateRead, dependencies=[require_scope("read")],
             responses=_PROBLEMS)
-def read_gate(initiative_id: int, session: SessionDep, actor: CurrentActor):
+def read_gate(initiative_id: Id, session: SessionDep, actor: CurrentActor):
     """The current phase's gate: each criterion and whether it holds."""
     return service.gate(session, initiative_id)
 
 
 @router.post("/{initiative_id}/advance", response_model=InitiativeRead, dependencies=[require_scope("write")],
              responses=_GATE)
-def advance(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor, response: Response,
+def advance(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor, response: Response,
             data: AdvanceRequest | None = None):
     """Move to the next phase when the gate holds (leader, administrators); otherwise 422 listing every
     unmet criterion. Send `override_reason` to advance anyway: the reason is kept in the audit log.
@@ -191,7 +192,7 @@ def advance(initiative_id: int, request: Request, session: SessionDep, actor: Cu
 
 @router.post("/{initiative_id}/back-to-design", response_model=InitiativeRead,
              dependencies=[require_scope("write")], responses=_GATE)
-def back_to_design(initiative_id: int, data: BackToDesignRequest, request: Request, session: SessionDep,
+def back_to_design(initiative_id: Id, data: BackToDesignRequest, request: Request, session: SessionDep,
                    actor: CurrentActor, response: Response):
     """A failed pilot (or a quarterly review) returns to design (leader, administrators); the reason is
     audited and phases 3-6 are planned again from today."""

@@ -13,6 +13,7 @@ from app.core.db import SessionDep
 from app.core.errors import Conflict, Forbidden, PreconditionFailed, RuleViolation
 from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
+from app.core.ids import Id
 from app.core.templating import redirect, render
 from app.initiatives import service
 from app.initiatives.labels import GATE_MESSAGES
@@ -43,7 +44,7 @@ def _version(form: dict[str, Any]) -> int:
         return -1
 
 
-def initiative_context(session: Session, actor: User, initiative_id: int) -> dict[str, Any]:
+def initiative_context(session: Session, actor: User, initiative_id: Id) -> dict[str, Any]:
     """What every initiative page shows in its header: the initiative, its phases and the caller's rights."""
     ini = service.get_initiative(session, initiative_id)
     return {
@@ -111,7 +112,7 @@ def _create_values(form: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/initiatives/new")
 def new_initiative(request: Request, session: SessionDep, actor: CurrentActor,
-                   process_id: Annotated[int | None, Query()] = None) -> Response:
+                   process_id: Annotated[Id | None, Query()] = None) -> Response:
     if not service.can_create(actor.user):
         raise Forbidden("Only leads and administrators start initiatives.")
     return _form(request, session, actor.user, errors={},
@@ -134,7 +135,7 @@ def create_initiative(request: Request, session: SessionDep, actor: CurrentActor
     return _form(request, session, actor.user, values=values, errors=errors, status_code=422)
 
 
-def _overview(request: Request, session: Session, actor: User, initiative_id: int, *,
+def _overview(request: Request, session: Session, actor: User, initiative_id: Id, *,
               errors: dict[str, dict[str, str]] | None = None, block: str | None = None,
               status_code: int = 200, override_open: bool = False) -> Response:
     ctx = initiative_context(session, actor, initiative_id)
@@ -154,12 +155,12 @@ def _overview(request: Request, session: Session, actor: User, initiative_id: in
 
 
 @router.get("/initiatives/{initiative_id}")
-def initiative_detail(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def initiative_detail(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     return _overview(request, session, actor.user, initiative_id)
 
 
 @router.get("/initiatives/{initiative_id}/edit")
-def edit_initiative(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def edit_initiative(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     ini = service.get_initiative(session, initiative_id)
     service.require_manage(session, actor.user, ini)
     read = service.to_read(session, [ini])[0]
@@ -167,7 +168,7 @@ def edit_initiative(initiative_id: int, request: Request, session: SessionDep, a
 
 
 @router.post("/initiatives/{initiative_id}/edit")
-def update_initiative(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def update_initiative(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                       form: FormData) -> Response:
     gettext = _gettext(request)
     values = {k: form.get(k, "") for k in ("title", "trigger", "goal", "status")}
@@ -198,7 +199,7 @@ def _int(form: dict[str, Any], key: str) -> Any:
 
 
 @router.post("/initiatives/{initiative_id}/team")
-def add_member(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def add_member(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                form: FormData) -> Response:
     gettext = _gettext(request)
     data, errors = parse_form(MemberCreate, {"user_id": _int(form, "user_id"),
@@ -216,7 +217,7 @@ def add_member(initiative_id: int, request: Request, session: SessionDep, actor:
 
 
 @router.post("/initiatives/{initiative_id}/team/{member_id}/role")
-def change_role(initiative_id: int, member_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def change_role(initiative_id: Id, member_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                 form: FormData) -> Response:
     gettext = _gettext(request)
     data, errors = parse_form(MemberUpdate, {"project_role": form.get("project_role", "")}, gettext)
@@ -237,7 +238,7 @@ def change_role(initiative_id: int, member_id: int, request: Request, session: S
 
 
 @router.post("/initiatives/{initiative_id}/team/{member_id}/remove")
-def remove_member(initiative_id: int, member_id: int, request: Request, session: SessionDep,
+def remove_member(initiative_id: Id, member_id: Id, request: Request, session: SessionDep,
                   actor: CurrentActor) -> Response:
     gettext = _gettext(request)
     try:
@@ -250,7 +251,7 @@ def remove_member(initiative_id: int, member_id: int, request: Request, session:
 
 
 @router.post("/initiatives/{initiative_id}/phases/{phase}")
-def update_phase(initiative_id: int, phase: Phase, request: Request, session: SessionDep, actor: CurrentActor,
+def update_phase(initiative_id: Id, phase: Phase, request: Request, session: SessionDep, actor: CurrentActor,
                  form: FormData) -> Response:
     gettext = _gettext(request)
     values = {k: form.get(k) or None for k in ("planned_start", "planned_end", "actual_start", "actual_end")}
@@ -272,7 +273,7 @@ def update_phase(initiative_id: int, phase: Phase, request: Request, session: Se
 
 
 @router.post("/initiatives/{initiative_id}/advance")
-def advance(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def advance(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
             form: FormData) -> Response:
     gettext = _gettext(request)
     reason = str(form.get("override_reason", "")).strip()
@@ -294,7 +295,7 @@ def advance(initiative_id: int, request: Request, session: SessionDep, actor: Cu
 
 
 @router.post("/initiatives/{initiative_id}/back-to-design")
-def back_to_design(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def back_to_design(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                    form: FormData) -> Response:
     gettext = _gettext(request)
     data, errors = parse_form(BackToDesignRequest, {"reason": form.get("reason", "")}, gettext)
@@ -311,7 +312,7 @@ def back_to_design(initiative_id: int, request: Request, session: SessionDep, ac
 
 
 @router.get("/initiatives/{initiative_id}/history")
-def initiative_history(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def initiative_history(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     records = service.initiative_history(session, initiative_id, actor.user)
     ctx = initiative_context(session, actor.user, initiative_id)
     ctx.update({"records": records, "tab": "history"})

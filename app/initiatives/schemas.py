@@ -5,13 +5,14 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core.ids import Id
 from app.initiatives.models import InitiativeStatus, Phase, ProjectRole, Trigger
 
 
 class MemberCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: int = Field(gt=0)
+    user_id: Id
     project_role: ProjectRole = Field(description="`leader` hands the leadership over: the previous "
                                       "leader stays on the team as `business`.")
 
@@ -25,14 +26,14 @@ class MemberUpdate(BaseModel):
 class InitiativeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    process_id: int = Field(gt=0)
+    process_id: Id
     title: str = Field(min_length=1, max_length=200, examples=["Faster user activation"])
     trigger: Trigger = Field(examples=["inefficiency"])
     goal: str = Field("", max_length=10_000, examples=["Activation time from 30 min to 5 min"])
     priority_threshold: int = Field(3, ge=1, le=5, description="A score counts as high when >= this.")
     start_date: date | None = Field(None, description="Planned start of the diagnosis; default today. "
                                     "The other phases are planned after it with the method's durations.")
-    leader_id: int | None = Field(None, gt=0, description="The team leader; defaults to the caller.")
+    leader_id: Id | None = Field(None, description="The team leader; defaults to the caller.")
     team: list[MemberCreate] = Field(default_factory=list, max_length=50,
                                      description="Other members (not `leader`).")
 

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from app.core.audit import AuditRecord, history, record
 from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation
+from app.core.ids import Id
 from app.core.pagination import Cursor, page_window
 from app.initiatives import gates
 from app.initiatives.common import bump, check_version, field_error, no_nulls, rule, today
@@ -463,9 +464,7 @@ def list_initiatives(session: Session, flt: InitiativeFilter, *, limit: int, cur
         stmt = stmt.where(sa.func.lower(Initiative.title).contains(flt.q.strip().lower(), autoescape=True))
     keys = ("id",)
     if cursor:
-        (last_id,) = Cursor.decode(cursor, keys).values
-        if not isinstance(last_id, int):
-            raise RuleViolation("The cursor is not valid.")
+        (last_id,) = Cursor.decode(cursor, keys, (Id,)).values
         stmt = stmt.where(Initiative.id < last_id)
     rows = list(session.exec(stmt.order_by(col(Initiative.id).desc()).limit(limit + 1)))
     return page_window(rows, limit, lambda i: Cursor(keys, (i.id,)))

@@ -9,6 +9,7 @@ from app.core.config import get_settings
 from app.core.db import SessionDep
 from app.core.errors import NotFound
 from app.core.etag import required_version, set_etag
+from app.core.ids import Id
 from app.core.pagination import set_link_header
 from app.initiatives.common import TEAM_PATCH, TEAM_PROBLEMS
 from app.issues import service
@@ -41,7 +42,7 @@ def _issue(session, response: Response, issue) -> IssueRead:  # noqa: ANN001
 @router.get("/initiatives/{initiative_id}/issues", response_model=IssuePage,
             dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
 def list_issues(
-    initiative_id: int,
+    initiative_id: Id,
     request: Request,
     response: Response,
     session: SessionDep,
@@ -65,7 +66,7 @@ def list_issues(
 
 @router.post("/initiatives/{initiative_id}/issues", status_code=status.HTTP_201_CREATED, response_model=IssueRead,
              dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
-def create_issue(initiative_id: int, data: IssueCreate, session: SessionDep, actor: CurrentActor,
+def create_issue(initiative_id: Id, data: IssueCreate, session: SessionDep, actor: CurrentActor,
                  response: Response):
     """Record a problem (team members), linked to survey steps of the same initiative."""
     issue = service.create_issue(session, initiative_id, data, actor.user)
@@ -75,7 +76,7 @@ def create_issue(initiative_id: int, data: IssueCreate, session: SessionDep, act
 
 @router.get("/initiatives/{initiative_id}/priority-matrix", response_model=PriorityMatrix,
             dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
-def priority_matrix(initiative_id: int, session: SessionDep, actor: CurrentActor,
+def priority_matrix(initiative_id: Id, session: SessionDep, actor: CurrentActor,
                     include_resolved: bool = False):
     """Impact x urgency: `do_first` (high, high), `schedule` (high impact, low urgency), `quick_fix`
     (low impact, high urgency), `defer` (low, low); high means >= the initiative's threshold. Within a
@@ -86,14 +87,14 @@ def priority_matrix(initiative_id: int, session: SessionDep, actor: CurrentActor
 
 @router.get("/issues/{issue_id}", response_model=IssueRead, dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
-def read_issue(issue_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+def read_issue(issue_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
     """One problem with its scores, quadrant and linked steps, with its `ETag` for a later `PATCH`."""
     return _issue(session, response, service.get_issue(session, issue_id))
 
 
 @router.patch("/issues/{issue_id}", response_model=IssueRead, dependencies=[require_scope("write")],
               responses=TEAM_PATCH)
-def update_issue(issue_id: int, data: IssueUpdate, request: Request, session: SessionDep, actor: CurrentActor,
+def update_issue(issue_id: Id, data: IssueUpdate, request: Request, session: SessionDep, actor: CurrentActor,
                  response: Response):
     """Change a problem, e.g. score it (team members). Requires `If-Match`."""
     expected = required_version(request, ISSUE, issue_id)
@@ -103,7 +104,7 @@ def update_issue(issue_id: int, data: IssueUpdate, request: Request, session: Se
 
 @router.delete("/issues/{issue_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[require_scope("write")],
                responses=TEAM_PROBLEMS)
-def delete_issue(issue_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+def delete_issue(issue_id: Id, session: SessionDep, actor: CurrentActor) -> Response:
     """Delete a problem with its causes and whys (team members)."""
     service.delete_issue(session, issue_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -113,7 +114,7 @@ def delete_issue(issue_id: int, session: SessionDep, actor: CurrentActor) -> Res
 
 @router.get("/issues/{issue_id}/causes", response_model=list[CauseRead], dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
-def list_causes(issue_id: int, session: SessionDep, actor: CurrentActor):
+def list_causes(issue_id: Id, session: SessionDep, actor: CurrentActor):
     """The fishbone in tree order: bone by bone (man, machine, material, method, environment), each cause
     followed by its sub-causes (`depth`). At most 200 causes per problem, so never paginated."""
     return service.cause_tree(session, issue_id)
@@ -121,7 +122,7 @@ def list_causes(issue_id: int, session: SessionDep, actor: CurrentActor):
 
 @router.post("/issues/{issue_id}/causes", status_code=status.HTTP_201_CREATED, response_model=CauseRead,
              dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
-def create_cause(issue_id: int, data: CauseCreate, session: SessionDep, actor: CurrentActor, response: Response):
+def create_cause(issue_id: Id, data: CauseCreate, session: SessionDep, actor: CurrentActor, response: Response):
     """Add a cause on a bone, or a sub-cause under `parent_id` (team members)."""
     cause = service.create_cause(session, issue_id, data, actor.user)
     response.headers["Location"] = f"/api/v1/issues/{issue_id}/causes/{cause.id}"
@@ -131,7 +132,7 @@ def create_cause(issue_id: int, data: CauseCreate, session: SessionDep, actor: C
 
 @router.get("/issues/{issue_id}/causes/{cause_id}", response_model=CauseRead,
             dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
-def read_cause(issue_id: int, cause_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+def read_cause(issue_id: Id, cause_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
     """One fishbone cause with its category, parent and root-cause flag."""
     cause = service.cause_read(session, issue_id, cause_id)
     set_etag(response, CAUSE, cause.id, cause.version)
@@ -140,7 +141,7 @@ def read_cause(issue_id: int, cause_id: int, session: SessionDep, actor: Current
 
 @router.patch("/issues/{issue_id}/causes/{cause_id}", response_model=CauseRead,
               dependencies=[require_scope("write")], responses=TEAM_PATCH)
-def update_cause(issue_id: int, cause_id: int, data: CauseUpdate, request: Request, session: SessionDep,
+def update_cause(issue_id: Id, cause_id: Id, data: CauseUpdate, request: Request, session: SessionDep,
                  actor: CurrentActor, response: Response):
     """Change a cause: text, root-cause mark, bone, or parent (a cycle is refused). Requires `If-Match`."""
     expected = required_version(request, CAUSE, cause_id)
@@ -151,7 +152,7 @@ def update_cause(issue_id: int, cause_id: int, data: CauseUpdate, request: Reque
 
 @router.delete("/issues/{issue_id}/causes/{cause_id}", status_code=status.HTTP_204_NO_CONTENT,
                dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
-def delete_cause(issue_id: int, cause_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+def delete_cause(issue_id: Id, cause_id: Id, session: SessionDep, actor: CurrentActor) -> Response:
     """Delete a cause and its sub-causes (team members)."""
     service.delete_cause(session, issue_id, cause_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -161,14 +162,14 @@ def delete_cause(issue_id: int, cause_id: int, session: SessionDep, actor: Curre
 
 @router.get("/issues/{issue_id}/whys", response_model=list[WhyRead], dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
-def list_whys(issue_id: int, session: SessionDep, actor: CurrentActor):
+def list_whys(issue_id: Id, session: SessionDep, actor: CurrentActor):
     """The 5-Whys chain in order (at most 10 links)."""
     return service.why_reads(session, issue_id)
 
 
 @router.post("/issues/{issue_id}/whys", status_code=status.HTTP_201_CREATED, response_model=WhyRead,
              dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
-def create_why(issue_id: int, data: WhyCreate, session: SessionDep, actor: CurrentActor, response: Response):
+def create_why(issue_id: Id, data: WhyCreate, session: SessionDep, actor: CurrentActor, response: Response):
     """Ask the next why (team members); `is_root` ends the chain with its root cause."""
     why = service.create_why(session, issue_id, data, actor.user)
     response.headers["Location"] = f"/api/v1/issues/{issue_id}/whys/{why.id}"
@@ -178,7 +179,7 @@ def create_why(issue_id: int, data: WhyCreate, session: SessionDep, actor: Curre
 
 @router.get("/issues/{issue_id}/whys/{why_id}", response_model=WhyRead, dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
-def read_why(issue_id: int, why_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+def read_why(issue_id: Id, why_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
     """One why -> because link of the problem's 5-Whys chain."""
     why = next((w for w in service.why_reads(session, issue_id) if w.id == why_id), None)
     if why is None:
@@ -189,7 +190,7 @@ def read_why(issue_id: int, why_id: int, session: SessionDep, actor: CurrentActo
 
 @router.patch("/issues/{issue_id}/whys/{why_id}", response_model=WhyRead, dependencies=[require_scope("write")],
               responses=TEAM_PATCH)
-def update_why(issue_id: int, why_id: int, data: WhyUpdate, request: Request, session: SessionDep,
+def update_why(issue_id: Id, why_id: Id, data: WhyUpdate, request: Request, session: SessionDep,
                actor: CurrentActor, response: Response):
     """Change a why; only the last one may be marked as the root cause. Requires `If-Match`."""
     expected = required_version(request, WHY, why_id)
@@ -200,7 +201,7 @@ def update_why(issue_id: int, why_id: int, data: WhyUpdate, request: Request, se
 
 @router.delete("/issues/{issue_id}/whys/{why_id}", status_code=status.HTTP_204_NO_CONTENT,
                dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
-def delete_why(issue_id: int, why_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+def delete_why(issue_id: Id, why_id: Id, session: SessionDep, actor: CurrentActor) -> Response:
     """Remove a link from the 5-Whys chain (team members); the chain closes up."""
     service.delete_why(session, issue_id, why_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from annotated_types import Interval
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
@@ -13,6 +14,7 @@ from app.core.db import SessionDep
 from app.core.errors import NotFound, PreconditionFailed, RuleViolation
 from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
+from app.core.ids import INT_MAX, Id
 from app.core.templating import is_htmx, redirect, render
 from app.initiatives.forms import as_list, number, version
 from app.initiatives.pages import initiative_context
@@ -55,7 +57,7 @@ def _issue_values(form: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _list_page(request: Request, session: Session, actor: User, initiative_id: int, *, category: str = "",
+def _list_page(request: Request, session: Session, actor: User, initiative_id: Id, *, category: str = "",
                status: str = "", quadrant: str = "", sort: str = "created", cursor: str | None = None,
                errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
                block: str | None = None, status_code: int = 200) -> Response:
@@ -80,7 +82,7 @@ def _list_page(request: Request, session: Session, actor: User, initiative_id: i
 
 
 @router.get("/initiatives/{initiative_id}/issues")
-def issue_list(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def issue_list(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                category: Annotated[str, Query(max_length=20)] = "",
                status: Annotated[str, Query(max_length=30)] = "",
                quadrant: Annotated[str, Query(max_length=20)] = "",
@@ -91,7 +93,7 @@ def issue_list(initiative_id: int, request: Request, session: SessionDep, actor:
 
 
 @router.post("/initiatives/{initiative_id}/issues/new")
-def create_issue(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def create_issue(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                  form: FormData) -> Response:
     gettext = _gettext(request)
     values = _issue_values(form)
@@ -108,7 +110,7 @@ def create_issue(initiative_id: int, request: Request, session: SessionDep, acto
                       block="new_issue", status_code=422)
 
 
-def _detail(request: Request, session: Session, actor: User, issue_id: int, *, block: str | None = None,
+def _detail(request: Request, session: Session, actor: User, issue_id: Id, *, block: str | None = None,
             errors: dict[str, dict[str, str]] | None = None, values: dict[str, Any] | None = None,
             editing_why: int | None = None, moving: int | None = None, move_to: str | None = None,
             status_code: int = 200) -> Response:
@@ -152,16 +154,17 @@ def _move_form(causes: list[CauseRead], moving: int | None, move_to: str | None)
 
 
 @router.get("/issues/{issue_id}")
-def issue_detail(issue_id: int, request: Request, session: SessionDep, actor: CurrentActor,
-                 why: Annotated[int | None, Query()] = None,
-                 move: Annotated[int | None, Query(description="The cause whose move form is open.")] = None,
+def issue_detail(issue_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
+                 why: Annotated[Id | None, Query()] = None,
+                 move: Annotated[int | None, Interval(ge=0, le=INT_MAX),
+                               Query(description="The cause whose move form is open; 0: none.")] = None,
                  ) -> Response:
     block = "whys" if why else "fishbone" if move is not None else None
     return _detail(request, session, actor.user, issue_id, editing_why=why, moving=move, block=block)
 
 
 @router.post("/issues/{issue_id}/edit")
-def update_issue(issue_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def update_issue(issue_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                  form: FormData) -> Response:
     gettext = _gettext(request)
     values = _issue_values(form)
@@ -184,19 +187,19 @@ def update_issue(issue_id: int, request: Request, session: SessionDep, actor: Cu
 
 
 @router.post("/issues/{issue_id}/delete")
-def delete_issue(issue_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def delete_issue(issue_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     initiative_id = service.delete_issue(session, issue_id, actor.user)
     return redirect(request, f"/initiatives/{initiative_id}/issues", flash="issue_deleted")
 
 
-def _fishbone_done(request: Request, session: Session, actor: User, issue_id: int) -> Response:
+def _fishbone_done(request: Request, session: Session, actor: User, issue_id: Id) -> Response:
     if is_htmx(request):
         return _detail(request, session, actor, issue_id, block="fishbone")
     return redirect(request, f"/issues/{issue_id}#fishbone")
 
 
 @router.post("/issues/{issue_id}/causes")
-def add_cause(issue_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def add_cause(issue_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
               form: FormData) -> Response:
     gettext = _gettext(request)
     parent = number(form.get("parent_id"))
@@ -216,7 +219,7 @@ def add_cause(issue_id: int, request: Request, session: SessionDep, actor: Curre
 
 
 @router.post("/issues/{issue_id}/causes/{cause_id}/root")
-def toggle_root_cause(issue_id: int, cause_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def toggle_root_cause(issue_id: Id, cause_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                       form: FormData) -> Response:
     cause = service.cause_read(session, issue_id, cause_id)
     try:
@@ -228,7 +231,7 @@ def toggle_root_cause(issue_id: int, cause_id: int, request: Request, session: S
 
 
 @router.post("/issues/{issue_id}/causes/{cause_id}/move")
-def move_cause(issue_id: int, cause_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def move_cause(issue_id: Id, cause_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                form: FormData) -> Response:
     """Move a cause (with its sub-causes) under another cause, or to the top of a bone: `to` is a cause id
     or a bone. The service refuses cycles and too deep a branch; the form then shows why, nothing moved."""
@@ -257,20 +260,20 @@ def move_cause(issue_id: int, cause_id: int, request: Request, session: SessionD
 
 
 @router.post("/issues/{issue_id}/causes/{cause_id}/delete")
-def delete_cause(issue_id: int, cause_id: int, request: Request, session: SessionDep,
+def delete_cause(issue_id: Id, cause_id: Id, request: Request, session: SessionDep,
                  actor: CurrentActor) -> Response:
     service.delete_cause(session, issue_id, cause_id, actor.user)
     return _fishbone_done(request, session, actor.user, issue_id)
 
 
-def _whys_done(request: Request, session: Session, actor: User, issue_id: int) -> Response:
+def _whys_done(request: Request, session: Session, actor: User, issue_id: Id) -> Response:
     if is_htmx(request):
         return _detail(request, session, actor, issue_id, block="whys")
     return redirect(request, f"/issues/{issue_id}#whys")
 
 
 @router.post("/issues/{issue_id}/whys")
-def add_why(issue_id: int, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
+def add_why(issue_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
     gettext = _gettext(request)
     values = {"question": form.get("question", ""), "answer": form.get("answer", ""),
               "is_root": bool(form.get("is_root"))}
@@ -288,7 +291,7 @@ def add_why(issue_id: int, request: Request, session: SessionDep, actor: Current
 
 
 @router.post("/issues/{issue_id}/whys/{why_id}/edit")
-def update_why(issue_id: int, why_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def update_why(issue_id: Id, why_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                form: FormData) -> Response:
     gettext = _gettext(request)
     values: dict[str, Any] = {k: form[k] for k in ("question", "answer") if k in form}
@@ -311,12 +314,12 @@ def update_why(issue_id: int, why_id: int, request: Request, session: SessionDep
 
 
 @router.post("/issues/{issue_id}/whys/{why_id}/delete")
-def delete_why(issue_id: int, why_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def delete_why(issue_id: Id, why_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     service.delete_why(session, issue_id, why_id, actor.user)
     return _whys_done(request, session, actor.user, issue_id)
 
 
-def _matrix(request: Request, session: Session, actor: User, initiative_id: int, *, moved: int | None = None,
+def _matrix(request: Request, session: Session, actor: User, initiative_id: Id, *, moved: int | None = None,
             error: str | None = None, status_code: int = 200) -> Response:
     ctx = initiative_context(session, actor, initiative_id)
     ctx.update({"tab": "matrix", "matrix": service.priority_matrix(session, initiative_id), "moved": moved,
@@ -325,12 +328,12 @@ def _matrix(request: Request, session: Session, actor: User, initiative_id: int,
 
 
 @router.get("/initiatives/{initiative_id}/matrix")
-def matrix(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def matrix(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     return _matrix(request, session, actor.user, initiative_id)
 
 
 @router.post("/initiatives/{initiative_id}/matrix/{issue_id}")
-def score(initiative_id: int, issue_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def score(initiative_id: Id, issue_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
           form: FormData) -> Response:
     """Change a card's impact or urgency: the board comes back with the card in its new place."""
     gettext = _gettext(request)

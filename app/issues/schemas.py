@@ -5,6 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.ids import Id
 from app.initiatives.schemas import UserRef
 from app.issues.models import CauseCategory, IssueSource, IssueStatus, ProblemCategory, Quadrant
 
@@ -21,9 +22,9 @@ class IssueCreate(BaseModel):
     description: str = Field("", max_length=10_000)
     category: ProblemCategory
     source: IssueSource
-    step_ids: list[int] = Field(default_factory=list, max_length=200,
+    step_ids: list[Id] = Field(default_factory=list, max_length=200,
                                 description="Survey steps of the same initiative where the problem shows.")
-    owner_id: int | None = Field(None, gt=0)
+    owner_id: Id | None = None
     status: IssueStatus = IssueStatus.open
     impact: int | None = Score()
     urgency: int | None = Score()
@@ -43,8 +44,8 @@ class IssueUpdate(BaseModel):
     description: str | None = Field(None, max_length=10_000)
     category: ProblemCategory | None = None
     source: IssueSource | None = None
-    step_ids: list[int] | None = Field(None, max_length=200)
-    owner_id: int | None = Field(None, gt=0)
+    step_ids: list[Id] | None = Field(None, max_length=200)
+    owner_id: Id | None = None
     status: IssueStatus | None = None
     impact: int | None = Score()
     urgency: int | None = Score()
@@ -62,7 +63,7 @@ class IssueRead(BaseModel):
     description: str
     category: ProblemCategory
     source: IssueSource
-    step_ids: list[int]
+    step_ids: list[Id]
     owner: UserRef | None
     status: IssueStatus
     impact: int | None
@@ -121,7 +122,7 @@ class CauseCreate(BaseModel):
     category: CauseCategory | None = Field(None, description="The bone; required for a top-level cause, "
                                            "a sub-cause takes its parent's.")
     text: str = Field(min_length=1, max_length=500, examples=["Systems A and B not synced"])
-    parent_id: int | None = Field(None, gt=0)
+    parent_id: Id | None = None
     is_root: bool = False
 
 
@@ -130,7 +131,7 @@ class CauseUpdate(BaseModel):
 
     category: CauseCategory | None = None
     text: str | None = Field(None, min_length=1, max_length=500)
-    parent_id: int | None = Field(None, gt=0, description="Move under another cause (null: top level).")
+    parent_id: Id | None = Field(None, description="Move under another cause (null: top level).")
     is_root: bool | None = None
 
 

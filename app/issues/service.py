@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
+from annotated_types import Interval
 from sqlmodel import Session, col, func, select
 
 from app.core.audit import record
-from app.core.errors import NotFound, RuleViolation
+from app.core.errors import NotFound
+from app.core.ids import Id
 from app.core.pagination import Cursor, page_window
 from app.initiatives.common import bump, check_version, no_nulls, rule, save_update
 from app.initiatives.models import Initiative
@@ -47,6 +49,9 @@ MAX_CAUSES = 200
 MAX_CAUSE_DEPTH = 4  # a cause on a bone (0) and up to four levels of sub-causes
 MAX_WHYS = 10
 QUADRANT_ORDER = (Quadrant.do_first, Quadrant.schedule, Quadrant.quick_fix, Quadrant.defer)
+
+# impact x urgency, each 1-5 (0 while unscored): a sort key of the priority cursor.
+_Score = Annotated[int, Interval(ge=0, le=25)]
 
 
 def quadrant(impact: int | None, urgency: int | None, threshold: int) -> Quadrant | None:
@@ -167,7 +172,7 @@ def list_issues(session: Session, initiative_id: int, flt: IssueFilter, *, limit
         impact_col = func.coalesce(Issue.impact, 0)
         keys: tuple[str, ...] = ("score", "impact", "id")
         if cursor:
-            score, impact, last_id = _ints(Cursor.decode(cursor, keys).values)
+            score, impact, last_id = Cursor.decode(cursor, keys, (_Score, _Score, Id)).values
             stmt = stmt.where(sa.or_(
                 score_col < score,
                 sa.and_(score_col == score, impact_col < impact),
@@ -179,17 +184,11 @@ def list_issues(session: Session, initiative_id: int, flt: IssueFilter, *, limit
     keys = ("id",)
     desc = flt.sort == IssueSort.created_desc
     if cursor:
-        (last_id,) = _ints(Cursor.decode(cursor, keys).values)
+        (last_id,) = Cursor.decode(cursor, keys, (Id,)).values
         stmt = stmt.where(Issue.id < last_id if desc else Issue.id > last_id)
     stmt = stmt.order_by(col(Issue.id).desc() if desc else col(Issue.id).asc())
     rows = list(session.exec(stmt.limit(limit + 1)))
     return page_window(rows, limit, lambda i: Cursor(keys, (i.id,)))
-
-
-def _ints(values: tuple) -> tuple[int, ...]:
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise RuleViolation("The cursor is not valid.")
-    return values
 
 
 def root_cause_counts(session: Session, issue_ids: list[int]) -> dict[int, int]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.auth.deps import CurrentActor, require_scope
 from app.core.db import SessionDep
 from app.core.etag import required_version, set_etag
+from app.core.ids import Id
 from app.core.spreadsheets import ExportFormat, ExportLang
 from app.initiatives.common import TEAM_PATCH, TEAM_PROBLEMS
 from app.measures import service, table2
@@ -30,7 +31,7 @@ def _measure(session, response: Response, measure) -> MeasureRead:  # noqa: ANN0
 
 @router.get("/initiatives/{initiative_id}/measures", response_model=MeasurePage,
             dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
-def list_measures(initiative_id: int, session: SessionDep, actor: CurrentActor,
+def list_measures(initiative_id: Id, session: SessionDep, actor: CurrentActor,
                   status_: Annotated[MeasureStatus | None, Query(alias="status")] = None,
                   department: Annotated[str | None, Query(max_length=40, description="Department code")] = None,
                   overdue: bool | None = None):
@@ -42,7 +43,7 @@ def list_measures(initiative_id: int, session: SessionDep, actor: CurrentActor,
 
 @router.post("/initiatives/{initiative_id}/measures", status_code=status.HTTP_201_CREATED,
              response_model=MeasureRead, dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
-def create_measure(initiative_id: int, data: MeasureCreate, session: SessionDep, actor: CurrentActor,
+def create_measure(initiative_id: Id, data: MeasureCreate, session: SessionDep, actor: CurrentActor,
                    response: Response):
     """Plan a countermeasure (team members) for problems of the same initiative."""
     measure = service.create_measure(session, initiative_id, data, actor.user)
@@ -53,7 +54,7 @@ def create_measure(initiative_id: int, data: MeasureCreate, session: SessionDep,
 @router.get("/initiatives/{initiative_id}/measures/export", dependencies=[require_scope("read")],
             responses={**TEAM_PROBLEMS, 200: {"content": {"text/csv": {}, table2.XLSX_TYPE: {}},
                                           "description": "Table 2 as a file"}})
-def export_measures(initiative_id: int, session: SessionDep, actor: CurrentActor,
+def export_measures(initiative_id: Id, session: SessionDep, actor: CurrentActor,
                     format: ExportFormat = ExportFormat.xlsx, lang: ExportLang = ExportLang.zh_CN) -> Response:
     """Table 2 (optimization plan) as CSV (UTF-8 with BOM) or XLSX, with the method's column names in
     Simplified Chinese or English."""
@@ -69,14 +70,14 @@ def export_measures(initiative_id: int, session: SessionDep, actor: CurrentActor
 
 @router.get("/measures/{measure_id}", response_model=MeasureRead, dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
-def read_measure(measure_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+def read_measure(measure_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
     """One countermeasure with its problems, owner, due date, status, overdue flag and expected effect."""
     return _measure(session, response, service.get_measure(session, measure_id))
 
 
 @router.patch("/measures/{measure_id}", response_model=MeasureRead, dependencies=[require_scope("write")],
               responses=TEAM_PATCH)
-def update_measure(measure_id: int, data: MeasureUpdate, request: Request, session: SessionDep,
+def update_measure(measure_id: Id, data: MeasureUpdate, request: Request, session: SessionDep,
                    actor: CurrentActor, response: Response):
     """Change a countermeasure, e.g. its status or progress (team members). Requires `If-Match`."""
     expected = required_version(request, MEASURE, measure_id)
@@ -86,7 +87,7 @@ def update_measure(measure_id: int, data: MeasureUpdate, request: Request, sessi
 
 @router.delete("/measures/{measure_id}", status_code=status.HTTP_204_NO_CONTENT,
                dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
-def delete_measure(measure_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+def delete_measure(measure_id: Id, session: SessionDep, actor: CurrentActor) -> Response:
     """Delete a countermeasure (team members)."""
     service.delete_measure(session, measure_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -94,7 +95,7 @@ def delete_measure(measure_id: int, session: SessionDep, actor: CurrentActor) ->
 
 @router.get("/issues/{issue_id}/measures", response_model=list[MeasureRead], dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
-def issue_measures(issue_id: int, session: SessionDep, actor: CurrentActor):
+def issue_measures(issue_id: Id, session: SessionDep, actor: CurrentActor):
     """The countermeasures that address a problem."""
     from app.issues.service import get_issue
 

@@ -13,6 +13,7 @@ from app.core.db import SessionDep
 from app.core.errors import PreconditionFailed, RuleViolation
 from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
+from app.core.ids import Id
 from app.core.templating import is_htmx, redirect, render
 from app.departments.service import list_departments
 from app.initiatives.forms import as_list, number, version
@@ -52,14 +53,14 @@ def _edit_values(read: MeasureRead) -> dict[str, Any]:
     return values
 
 
-def _choices(session: Session, initiative_id: int) -> dict[str, Any]:
+def _choices(session: Session, initiative_id: Id) -> dict[str, Any]:
     return {"types": list(MeasureType), "statuses": list(MeasureStatus), "directions": list(EffectDirection),
             "departments": list_departments(session), "people": candidate_members(session),
             "problems": list(session.exec(select(Issue).where(Issue.initiative_id == initiative_id)
                                           .order_by(col(Issue.id))))}
 
 
-def _page(request: Request, session: Session, actor: User, initiative_id: int, *, status: str = "",
+def _page(request: Request, session: Session, actor: User, initiative_id: Id, *, status: str = "",
           department: str = "", overdue: str = "", issue: int | None = None, editing: int | None = None,
           errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
           edit_values: dict[str, Any] | None = None, block: str | None = None, status_code: int = 200) -> Response:
@@ -81,18 +82,18 @@ def _page(request: Request, session: Session, actor: User, initiative_id: int, *
 
 
 @router.get("/initiatives/{initiative_id}/measures")
-def measure_table(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def measure_table(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                   status: Annotated[str, Query(max_length=20)] = "",
                   department: Annotated[str, Query(max_length=40)] = "",
                   overdue: Annotated[str, Query(max_length=5)] = "",
-                  issue: Annotated[int | None, Query(description="Preselect this problem in the form")] = None,
-                  edit: Annotated[int | None, Query()] = None) -> Response:
+                  issue: Annotated[Id | None, Query(description="Preselect this problem in the form")] = None,
+                  edit: Annotated[Id | None, Query()] = None) -> Response:
     return _page(request, session, actor.user, initiative_id, status=status, department=department,
                  overdue=overdue, issue=issue, editing=edit, block="rows")
 
 
 @router.post("/initiatives/{initiative_id}/measures/new")
-def create_measure(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def create_measure(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                    form: FormData) -> Response:
     gettext = _gettext(request)
     values = _values(form)
@@ -119,7 +120,7 @@ def _own_messages(exc: RuleViolation, gettext) -> dict[str, str]:  # noqa: ANN00
     return errors
 
 
-def _row(request: Request, session: Session, actor: User, measure_id: int, *, editing: bool,
+def _row(request: Request, session: Session, actor: User, measure_id: Id, *, editing: bool,
          errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
          status_code: int = 200) -> Response:
     measure = service.get_measure(session, measure_id)
@@ -134,7 +135,7 @@ def _row(request: Request, session: Session, actor: User, measure_id: int, *, ed
 
 
 @router.get("/measures/{measure_id}/edit")
-def edit_row(measure_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def edit_row(measure_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     """The row as a form (htmx); without htmx, the table with that row open."""
     measure = service.get_measure(session, measure_id)
     if not is_htmx(request):
@@ -143,7 +144,7 @@ def edit_row(measure_id: int, request: Request, session: SessionDep, actor: Curr
 
 
 @router.get("/measures/{measure_id}/row")
-def show_row(measure_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def show_row(measure_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     """The row as shown (htmx cancel)."""
     measure = service.get_measure(session, measure_id)
     if not is_htmx(request):
@@ -152,7 +153,7 @@ def show_row(measure_id: int, request: Request, session: SessionDep, actor: Curr
 
 
 @router.post("/measures/{measure_id}/edit")
-def update_measure(measure_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def update_measure(measure_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                    form: FormData) -> Response:
     gettext = _gettext(request)
     measure = service.get_measure(session, measure_id)
@@ -181,6 +182,6 @@ def update_measure(measure_id: int, request: Request, session: SessionDep, actor
 
 
 @router.post("/measures/{measure_id}/delete")
-def delete_measure(measure_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def delete_measure(measure_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     initiative_id = service.delete_measure(session, measure_id, actor.user)
     return redirect(request, f"/initiatives/{initiative_id}/measures", flash="measure_deleted")

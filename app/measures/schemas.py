@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.ids import Id
 from app.initiatives.schemas import UserRef
 from app.measures.models import EffectDirection, MeasureStatus, MeasureType
 
@@ -15,14 +16,14 @@ class MeasureCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     goal: str = Field(min_length=1, max_length=300, examples=["Activation <= 5 min"])
-    issue_ids: list[int] = Field(min_length=1, max_length=100,
+    issue_ids: list[Id] = Field(min_length=1, max_length=100,
                                  description="Problems of the same initiative that the measure addresses.")
     description: str = Field(min_length=1, max_length=10_000,
                              examples=["Build an automatic check against the 3 systems"])
     type: MeasureType
     department: str | None = Field(None, max_length=40, examples=["technology"],
                                    description="Code of the responsible department.")
-    owner_id: int | None = Field(None, gt=0)
+    owner_id: Id | None = None
     due_date: date | None = None
     status: MeasureStatus = MeasureStatus.planned
     progress_notes: str = Field("", max_length=10_000)
@@ -44,11 +45,11 @@ class MeasureUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     goal: str | None = Field(None, min_length=1, max_length=300)
-    issue_ids: list[int] | None = Field(None, min_length=1, max_length=100)
+    issue_ids: list[Id] | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, min_length=1, max_length=10_000)
     type: MeasureType | None = None
     department: str | None = Field(None, max_length=40)
-    owner_id: int | None = Field(None, gt=0)
+    owner_id: Id | None = None
     due_date: date | None = None
     status: MeasureStatus | None = None
     progress_notes: str | None = Field(None, max_length=10_000)

@@ -25,6 +25,7 @@ from app.core.config import get_settings
 from app.core.db import SessionDep, get_engine, utcnow
 from app.core.errors import Forbidden, PayloadTooLarge, RuleViolation
 from app.core.etag import optional_version, required_version, set_etag
+from app.core.ids import Id
 from app.core.pagination import set_link_header
 from app.metrics import export, ingest, service
 from app.metrics.models import AlertStatus, Grain, Kpi, KpiAlertRule
@@ -201,7 +202,7 @@ def _one(session: Session, response: Response, kpi: Kpi) -> KpiRead:
 @router.get("/kpis", response_model=KpiPage, dependencies=[READ])
 def list_kpis(
     request: Request, response: Response, session: SessionDep, actor: CurrentActor,
-    process_id: int | None = None, initiative_id: int | None = None,
+    process_id: Id | None = None, initiative_id: Id | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Text search in code and names")] = None,
     limit: Annotated[int, Query(ge=1, description="Page size; capped at PAGE_SIZE_MAX")] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
@@ -225,7 +226,7 @@ def create_kpi(data: KpiCreate, session: SessionDep, actor: CurrentActor, respon
 
 @router.get("/kpis/{kpi_id}", response_model=KpiRead, dependencies=[READ],
             responses={404: {"description": "No such KPI"}})
-def read_kpi(kpi_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+def read_kpi(kpi_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
     """One KPI, with its `ETag` for a later `PATCH`. Needs the `metrics:read` or the `read` scope."""
     return _one(session, response, service.get_kpi(session, kpi_id))
 
@@ -233,7 +234,7 @@ def read_kpi(kpi_id: int, session: SessionDep, actor: CurrentActor, response: Re
 @router.patch("/kpis/{kpi_id}", response_model=KpiRead, dependencies=[DEFINE], responses={
     404: {"description": "No such KPI"}, 412: {"description": "If-Match is stale"},
     428: {"description": "If-Match missing"}})
-def update_kpi(kpi_id: int, data: KpiUpdate, request: Request, session: SessionDep, actor: CurrentActor,
+def update_kpi(kpi_id: Id, data: KpiUpdate, request: Request, session: SessionDep, actor: CurrentActor,
                response: Response):
     """Change a KPI (owner, leads, administrators). Requires `If-Match` with the ETag last read."""
     expected = required_version(request, "kpi", kpi_id)
@@ -242,7 +243,7 @@ def update_kpi(kpi_id: int, data: KpiUpdate, request: Request, session: SessionD
 
 
 @router.get("/kpis/{kpi_id}/history", response_model=list[AuditRead], dependencies=[READ])
-def kpi_history(kpi_id: int, session: SessionDep, actor: CurrentActor):
+def kpi_history(kpi_id: Id, session: SessionDep, actor: CurrentActor):
     """The audit trail of a KPI definition, newest first (administrators and leads)."""
     return service.kpi_history(session, kpi_id, actor.user)
 
@@ -250,7 +251,7 @@ def kpi_history(kpi_id: int, session: SessionDep, actor: CurrentActor):
 @router.get("/kpis/{kpi_id}/compare", response_model=Comparison, dependencies=[READ],
             responses={404: {"description": "No such KPI"}})
 def compare_kpi(
-    kpi_id: int, session: SessionDep, actor: CurrentActor,
+    kpi_id: Id, session: SessionDep, actor: CurrentActor,
     after_from: Annotated[str, Query(description="Start of the period judged (date or ISO time)",
                                      examples=["2025-04-01"])],
     after_to: Annotated[str, Query(description="Its end, exclusive", examples=["2025-05-01"])],
@@ -283,14 +284,14 @@ def _rule(response: Response, rule: KpiAlertRule) -> AlertRuleRead:
 
 
 @router.get("/kpis/{kpi_id}/alert-rules", response_model=list[AlertRuleRead], dependencies=[READ])
-def list_alert_rules(kpi_id: int, session: SessionDep, actor: CurrentActor):
+def list_alert_rules(kpi_id: Id, session: SessionDep, actor: CurrentActor):
     """The KPI's alert rules. Needs the `metrics:read` or the `read` scope."""
     return [service.rule_read(r) for r in service.list_rules(session, kpi_id)]
 
 
 @router.post("/kpis/{kpi_id}/alert-rules", status_code=status.HTTP_201_CREATED, response_model=AlertRuleRead,
              dependencies=[DEFINE])
-def create_alert_rule(kpi_id: int, data: AlertRuleCreate, session: SessionDep, actor: CurrentActor,
+def create_alert_rule(kpi_id: Id, data: AlertRuleCreate, session: SessionDep, actor: CurrentActor,
                       response: Response):
     """Add a rule: `target_breach` (the latest period is on the wrong side of the target) or `worsening`
     (worse than the mean of the previous `periods` periods by more than `percent` %). Rules are evaluated
@@ -300,7 +301,7 @@ def create_alert_rule(kpi_id: int, data: AlertRuleCreate, session: SessionDep, a
 
 @router.patch("/kpis/{kpi_id}/alert-rules/{rule_id}", response_model=AlertRuleRead, dependencies=[DEFINE],
               responses={412: {"description": "If-Match is stale"}, 428: {"description": "If-Match missing"}})
-def update_alert_rule(kpi_id: int, rule_id: int, data: AlertRuleUpdate, request: Request, session: SessionDep,
+def update_alert_rule(kpi_id: Id, rule_id: Id, data: AlertRuleUpdate, request: Request, session: SessionDep,
                       actor: CurrentActor, response: Response):
     """Change or switch off (`is_active: false`) a rule. Requires `If-Match`."""
     expected = required_version(request, "kpi-alert-rule", rule_id)
@@ -328,7 +329,7 @@ def list_alerts(
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRead, dependencies=[ACK])
-def acknowledge_alert(alert_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def acknowledge_alert(alert_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                       response: Response):
     """Acknowledge an alert (not viewers; scope `metrics:write` or `write`). `If-Match` is honoured."""
     alert = service.acknowledge(session, alert_id, actor.user,

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from polars.io.plugins import register_io_source
 from sqlmodel import Session, col
 
-from app.core.errors import RuleViolation
+from app.core.ids import BigId, Id
 from app.core.pagination import Cursor, page_window
 from app.metrics.models import Kpi, Observation
 from app.metrics.schemas import ObservationRead
@@ -47,11 +47,7 @@ class ObservationFilter:
 
 
 def _after(cursor: str) -> tuple[int, datetime, int]:
-    kpi_id, ts, obs_id = Cursor.decode(cursor, CURSOR_KEYS).values
-    try:
-        return int(kpi_id), datetime.fromisoformat(ts), int(obs_id)
-    except (TypeError, ValueError) as exc:
-        raise RuleViolation("The cursor is not valid.") from exc
+    return Cursor.decode(cursor, CURSOR_KEYS, (Id, datetime, BigId)).values
 
 
 def _where(stmt: sa.Select, flt: ObservationFilter) -> sa.Select:

@@ -20,6 +20,7 @@ from app.core.db import SessionDep, utcnow
 from app.core.errors import AppError, Conflict, Forbidden, PayloadTooLarge, PreconditionFailed, RuleViolation
 from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
+from app.core.ids import Id
 from app.core.templating import redirect, render
 from app.metrics import ingest, service
 from app.metrics.api import parse_instant, preview
@@ -215,7 +216,7 @@ def create_kpi(request: Request, session: SessionDep, actor: CurrentActor, form:
 
 
 @router.get("/kpis/{kpi_id}")
-def kpi_page(kpi_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def kpi_page(kpi_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
              grain: Annotated[str, Query(max_length=10)] = "week") -> Response:
     locale, gettext = _common(request)
     kpi = service.get_kpi(session, kpi_id)
@@ -225,7 +226,7 @@ def kpi_page(kpi_id: int, request: Request, session: SessionDep, actor: CurrentA
 
 @router.get("/kpis/{kpi_id}/compare")
 def kpi_compare(
-    kpi_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+    kpi_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
     after_from: Annotated[str, Query(max_length=40)] = "", after_to: Annotated[str, Query(max_length=40)] = "",
     before_from: Annotated[str, Query(max_length=40)] = "", before_to: Annotated[str, Query(max_length=40)] = "",
     before_value: Annotated[str, Query(max_length=40)] = "",
@@ -287,7 +288,7 @@ def _form(request: Request, session: Session, *, values: dict[str, Any], errors:
 
 
 @router.get("/kpis/{kpi_id}/edit")
-def edit_kpi(kpi_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def edit_kpi(kpi_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     kpi = service.get_kpi(session, kpi_id)
     if not service.can_edit(actor.user, kpi):
         raise Forbidden("Only the KPI owner, leads and administrators may change this KPI.")
@@ -297,7 +298,7 @@ def edit_kpi(kpi_id: int, request: Request, session: SessionDep, actor: CurrentA
 
 
 @router.post("/kpis/{kpi_id}/edit")
-def update_kpi(kpi_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def update_kpi(kpi_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                form: FormData) -> Response:
     _, gettext = _common(request)
     values = _form_values(form, new=False)
@@ -328,7 +329,7 @@ def update_kpi(kpi_id: int, request: Request, session: SessionDep, actor: Curren
 # ---------------------------------------------------------------- alert rules and alerts
 
 @router.post("/kpis/{kpi_id}/rules")
-def add_rule(kpi_id: int, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
+def add_rule(kpi_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
     locale, gettext = _common(request)
     values = {k: form.get(k, "") for k in ("kind", "grain", "percent", "periods")}
     data_in: dict[str, Any] = {"kind": values["kind"], "grain": values["grain"] or "week"}
@@ -350,7 +351,7 @@ def add_rule(kpi_id: int, request: Request, session: SessionDep, actor: CurrentA
 
 
 @router.post("/kpis/{kpi_id}/rules/{rule_id}/toggle")
-def toggle_rule(kpi_id: int, rule_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def toggle_rule(kpi_id: Id, rule_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     rule = service.get_rule(session, kpi_id, rule_id)
     service.update_rule(session, kpi_id, rule_id, AlertRuleUpdate(is_active=not rule.is_active), actor.user,
                         expected_version=rule.version)
@@ -358,7 +359,7 @@ def toggle_rule(kpi_id: int, rule_id: int, request: Request, session: SessionDep
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
-def acknowledge(alert_id: int, request: Request, session: SessionDep, actor: CurrentActor, form: FormData
+def acknowledge(alert_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData
                 ) -> Response:
     service.acknowledge(session, alert_id, actor.user, expected_version=None)
     back = form.get("next", "")

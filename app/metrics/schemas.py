@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.core.ids import Id
 from app.metrics.models import (
     Aggregation,
     AlertRuleKind,
@@ -40,9 +41,9 @@ class KpiCreate(BaseModel):
         "(the share of observations equal to 1; values must lie in [0, 1]), `p50`, `p95`.")
     target: float | None = Field(None, allow_inf_nan=False, examples=[8])
     baseline: float | None = Field(None, allow_inf_nan=False, examples=[30])
-    process_id: int | None = Field(None, description="The process measured.")
-    initiative_id: int | None = Field(None, description="The optimization initiative, if any.")
-    owner_id: int | None = Field(None, description="Defaults to the caller; only leads and administrators "
+    process_id: Id | None = Field(None, description="The process measured.")
+    initiative_id: Id | None = Field(None, description="The optimization initiative, if any.")
+    owner_id: Id | None = Field(None, description="Defaults to the caller; only leads and administrators "
                                  "may name someone else.")
 
 
@@ -59,9 +60,9 @@ class KpiUpdate(BaseModel):
     aggregation: Aggregation | None = None
     target: float | None = Field(None, allow_inf_nan=False)
     baseline: float | None = Field(None, allow_inf_nan=False)
-    process_id: int | None = None
-    initiative_id: int | None = None
-    owner_id: int | None = None
+    process_id: Id | None = None
+    initiative_id: Id | None = None
+    owner_id: Id | None = None
 
 
 class Ref(BaseModel):

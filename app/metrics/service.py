@@ -14,6 +14,7 @@ from app.core.audit import AuditRecord, history, record
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, RuleViolation
+from app.core.ids import Id
 from app.core.pagination import Cursor, page_window
 from app.initiatives.models import Initiative
 from app.metrics import aggregate
@@ -249,8 +250,8 @@ def list_kpis(session: Session, flt: KpiFilter, *, limit: int, cursor: str | Non
         ))
     keys = ("code",)
     if cursor:
-        (last,) = Cursor.decode(cursor, keys).values
-        stmt = stmt.where(Kpi.code_norm > str(last))
+        (last,) = Cursor.decode(cursor, keys, (str,)).values
+        stmt = stmt.where(Kpi.code_norm > last)
     rows = list(session.exec(stmt.order_by(col(Kpi.code_norm)).limit(limit + 1)))
     return page_window(rows, limit, lambda k: Cursor(keys, (k.code_norm,)))
 
@@ -446,9 +447,7 @@ def list_alerts(session: Session, flt: AlertFilter, *, limit: int, cursor: str |
         stmt = stmt.where(col(KpiAlert.kpi_id).in_(flt.kpi_ids))
     keys = ("id",)
     if cursor:
-        (last,) = Cursor.decode(cursor, keys).values
-        if not isinstance(last, int):
-            raise RuleViolation("The cursor is not valid.")
+        (last,) = Cursor.decode(cursor, keys, (Id,)).values
         stmt = stmt.where(col(KpiAlert.id) < last)
     rows = list(session.exec(stmt.order_by(col(KpiAlert.id).desc()).limit(limit + 1)))
     return page_window(rows, limit, lambda a: Cursor(keys, (a.id,)))

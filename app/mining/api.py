@@ -9,6 +9,7 @@ from app.auth.deps import CurrentActor, require_scope
 from app.core.config import get_settings
 from app.core.db import SessionDep
 from app.core.errors import PayloadTooLarge, RuleViolation
+from app.core.ids import Id
 from app.core.pagination import set_link_header
 from app.mining import readers, service
 from app.mining.models import LogFormat
@@ -153,7 +154,7 @@ def list_event_logs(
     response: Response,
     session: SessionDep,
     actor: CurrentActor,
-    process_id: int | None = None,
+    process_id: Id | None = None,
     limit: Annotated[int, Query(ge=1)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
@@ -166,7 +167,7 @@ def list_event_logs(
 
 
 @router.get("/{log_id}", response_model=EventLogRead, dependencies=[require_scope("read")], responses=_404)
-def read_event_log(log_id: int, session: SessionDep, actor: CurrentActor):
+def read_event_log(log_id: Id, session: SessionDep, actor: CurrentActor):
     """An event log's summary."""
     return service.get_log(session, log_id)
 
@@ -174,7 +175,7 @@ def read_event_log(log_id: int, session: SessionDep, actor: CurrentActor):
 @router.delete(
     "/{log_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[require_scope("write")], responses=_404
 )
-def delete_event_log(log_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+def delete_event_log(log_id: Id, session: SessionDep, actor: CurrentActor) -> Response:
     """Delete a log and its events (uploader, leads, administrators)."""
     service.delete_log(session, log_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -184,7 +185,7 @@ def delete_event_log(log_id: int, session: SessionDep, actor: CurrentActor) -> R
     "/{log_id}/analysis", response_model=Analysis, dependencies=[require_scope("read")], responses=_404
 )
 def analyze_event_log(
-    log_id: int,
+    log_id: Id,
     session: SessionDep,
     actor: CurrentActor,
     from_: Annotated[
@@ -202,7 +203,7 @@ def analyze_event_log(
 
 @router.get("/{log_id}/steps", response_model=StepComparison, dependencies=[require_scope("read")],
             responses={**_404, 422: {"description": "The log belongs to no initiative"}})
-def compare_with_survey(log_id: int, session: SessionDep, actor: CurrentActor):
+def compare_with_survey(log_id: Id, session: SessionDep, actor: CurrentActor):
     """Measured minutes per survey step of the log's initiative, for the activities mapped to each step.
 
     An activity's occurrence lasts from its start to its completion when the log has start times, else
@@ -213,7 +214,7 @@ def compare_with_survey(log_id: int, session: SessionDep, actor: CurrentActor):
 @router.put("/{log_id}/steps", response_model=StepComparison, dependencies=[require_scope("write")],
             responses={**_404, 403: {"description": "Not on the initiative's team"},
                        422: {"description": "Unknown activity or a step of another initiative; nothing changed"}})
-def map_activities_to_steps(log_id: int, data: StepLinksUpdate, session: SessionDep, actor: CurrentActor):
+def map_activities_to_steps(log_id: Id, data: StepLinksUpdate, session: SessionDep, actor: CurrentActor):
     """Map log activities to survey steps (several activities may share a step); `step_id: null` unmaps."""
     log, events = service.get_log(session, log_id), service.load_events(session, log_id)
     service.set_step_links(session, log, events, {link.activity: link.step_id for link in data.links}, actor.user)
@@ -223,7 +224,7 @@ def map_activities_to_steps(log_id: int, data: StepLinksUpdate, session: Session
 @router.post("/{log_id}/publish-kpis", dependencies=[require_scope("write"), require_scope("metrics:write")],
              responses={**_404, 403: {"description": "Viewers cannot publish"},
                         409: {"description": "A KPI code is taken by another process"}})
-def publish_kpis(log_id: int, session: SessionDep, actor: CurrentActor) -> dict:
+def publish_kpis(log_id: Id, session: SessionDep, actor: CurrentActor) -> dict:
     """Publish the log's weekly case cycle time (median and 95th percentile, hours), rework rate and
     completed cases as observations of the process's event-log KPIs (`<PROCESS>-CT50`, `-CT95`, `-RWK`,
     `-VOL`, created when missing), replacing what this log published before."""

@@ -14,6 +14,7 @@ from app.auth.deps import CurrentActor
 from app.core.db import SessionDep
 from app.core.errors import AppError, RuleViolation
 from app.core.i18n import gettext_for, negotiate
+from app.core.ids import Id
 from app.core.labels import N_
 from app.core.templating import is_htmx, redirect, render
 from app.initiatives import service as initiatives
@@ -63,7 +64,7 @@ def _list(
     session: Session,
     actor: Any,
     *,
-    process_id: int | None,
+    process_id: Id | None,
     values: dict[str, Any] | None = None,
     errors: list[dict[str, Any]] | None = None,
     status_code: int = 200,
@@ -102,7 +103,7 @@ def log_list(
     request: Request,
     session: SessionDep,
     actor: CurrentActor,
-    process_id: Annotated[int | None, Query()] = None,
+    process_id: Annotated[Id | None, Query()] = None,
 ) -> Response:
     return _list(request, session, actor, process_id=process_id)
 
@@ -190,7 +191,7 @@ def _date(value: str, field: str) -> date | None:
 
 @router.get("/{log_id}")
 def log_detail(
-    log_id: int,
+    log_id: Id,
     request: Request,
     session: SessionDep,
     actor: CurrentActor,
@@ -245,7 +246,7 @@ def _steps_context(session: Session, actor: Any, log: EventLog, events: pl.DataF
 
 @router.post("/{log_id}/steps")
 def map_step(
-    log_id: int,
+    log_id: Id,
     request: Request,
     session: SessionDep,
     actor: CurrentActor,
@@ -262,14 +263,14 @@ def map_step(
 
 
 @router.post("/{log_id}/publish-kpis")
-def publish_kpis(log_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def publish_kpis(log_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     service.publish_kpis(session, log_id, actor.user)
     process_id = service.get_log(session, log_id).process_id
     return redirect(request, f"/metrics?process={process_id}", flash="eventlog_published")
 
 
 @router.post("/{log_id}/delete")
-def delete(log_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def delete(log_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     log = service.get_log(session, log_id)
     process_id = log.process_id
     service.delete_log(session, log_id, actor.user)

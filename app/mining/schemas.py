@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.ids import Id
 from app.mining.models import LogFormat
 
 
@@ -62,7 +63,7 @@ class StepLinkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     activity: str = Field(min_length=1, max_length=300)
-    step_id: int | None = Field(description="A survey step of the log's initiative; null removes the mapping")
+    step_id: Id | None = Field(description="A survey step of the log's initiative; null removes the mapping")
 
 
 class StepLinksUpdate(BaseModel):

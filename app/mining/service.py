@@ -16,6 +16,7 @@ from app.core.audit import record
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, RuleViolation
+from app.core.ids import Id
 from app.core.pagination import Cursor, page_window
 from app.initiatives import service as initiatives
 from app.initiatives.models import Initiative
@@ -204,7 +205,7 @@ def list_logs(
     if process_id is not None:
         stmt = stmt.where(EventLog.process_id == process_id)
     if cursor:
-        stmt = stmt.where(col(EventLog.id) < Cursor.decode(cursor, ("id",)).values[0])
+        stmt = stmt.where(col(EventLog.id) < Cursor.decode(cursor, ("id",), (Id,)).values[0])
     rows = list(session.exec(stmt.order_by(col(EventLog.id).desc()).limit(limit + 1)))
     return page_window(rows, limit, lambda log: Cursor(("id",), (log.id,)))
 

@@ -10,6 +10,7 @@ from app.core.audit import AuditRead
 from app.core.config import get_settings
 from app.core.db import SessionDep, finish_in_thread
 from app.core.etag import optional_version, required_version, set_etag
+from app.core.ids import Id
 from app.core.pagination import set_link_header
 from app.processes import service
 from app.processes.models import Process, ProcessStatus
@@ -61,7 +62,7 @@ def create_process(data: ProcessCreate, session: SessionDep, actor: CurrentActor
 
 @router.get("/{process_id}", response_model=ProcessRead, dependencies=[require_scope("read")],
             responses=_PROBLEMS)
-def read_process(process_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+def read_process(process_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
     """One process, with its `ETag` for a later `PATCH`."""
     return _one(session, response, service.get_process(session, process_id))
 
@@ -72,7 +73,7 @@ def read_process(process_id: int, session: SessionDep, actor: CurrentActor, resp
     dependencies=[require_scope("write")],
     responses={**_PROBLEMS, 412: {"description": "If-Match is stale"}, 428: {"description": "If-Match missing"}},
 )
-def update_process(process_id: int, data: ProcessUpdate, request: Request, session: SessionDep,
+def update_process(process_id: Id, data: ProcessUpdate, request: Request, session: SessionDep,
                    actor: CurrentActor, response: Response):
     """Change a process. Requires `If-Match` with the ETag last read."""
     expected = required_version(request, ENTITY, process_id)
@@ -82,7 +83,7 @@ def update_process(process_id: int, data: ProcessUpdate, request: Request, sessi
 
 @router.post("/{process_id}/archive", response_model=ProcessRead, dependencies=[require_scope("write")],
              responses=_PROBLEMS)
-def archive_process(process_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def archive_process(process_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                     response: Response):
     """Archive a process (owner, leads, administrators). `If-Match` is honoured when sent."""
     process = service.set_status(session, process_id, ProcessStatus.archived, actor.user,
@@ -92,7 +93,7 @@ def archive_process(process_id: int, request: Request, session: SessionDep, acto
 
 @router.post("/{process_id}/restore", response_model=ProcessRead, dependencies=[require_scope("write")],
              responses=_PROBLEMS)
-def restore_process(process_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def restore_process(process_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                     response: Response):
     """Make an archived process active again."""
     process = service.set_status(session, process_id, ProcessStatus.active, actor.user,
@@ -102,6 +103,6 @@ def restore_process(process_id: int, request: Request, session: SessionDep, acto
 
 @router.get("/{process_id}/history", response_model=list[AuditRead], dependencies=[require_scope("read")],
             responses=_PROBLEMS)
-def process_history(process_id: int, session: SessionDep, actor: CurrentActor):
+def process_history(process_id: Id, session: SessionDep, actor: CurrentActor):
     """The audit trail of a process, newest first (administrators and leads)."""
     return service.process_history(session, process_id, actor.user)

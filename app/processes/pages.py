@@ -13,6 +13,7 @@ from app.core.db import SessionDep
 from app.core.errors import Conflict, Forbidden, PreconditionFailed, RuleViolation
 from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
+from app.core.ids import Id
 from app.core.templating import redirect, render
 from app.departments.service import list_departments
 from app.processes import service
@@ -97,7 +98,7 @@ def create_process(request: Request, session: SessionDep, actor: CurrentActor, f
 
 
 @router.get("/{process_id}")
-def process_detail(process_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def process_detail(process_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     process = service.get_process(session, process_id)
     return render(request, "processes/detail.html", {
         "p": service.to_read(session, [process])[0],
@@ -108,7 +109,7 @@ def process_detail(process_id: int, request: Request, session: SessionDep, actor
 
 
 @router.get("/{process_id}/edit")
-def edit_process(process_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def edit_process(process_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     process = service.get_process(session, process_id)
     if not service.can_edit(actor.user, process):
         raise Forbidden("Only the process owner, leads and administrators may change this process.")
@@ -117,7 +118,7 @@ def edit_process(process_id: int, request: Request, session: SessionDep, actor: 
 
 
 @router.post("/{process_id}/edit")
-def update_process(process_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def update_process(process_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                    form: FormData) -> Response:
     gettext = gettext_for(negotiate(request))
     values = _form_values(form)
@@ -145,19 +146,19 @@ def update_process(process_id: int, request: Request, session: SessionDep, actor
 
 
 @router.post("/{process_id}/archive")
-def archive_process(process_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def archive_process(process_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     service.set_status(session, process_id, ProcessStatus.archived, actor.user, expected_version=None)
     return redirect(request, f"/processes/{process_id}", flash="process_archived")
 
 
 @router.post("/{process_id}/restore")
-def restore_process(process_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def restore_process(process_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     service.set_status(session, process_id, ProcessStatus.active, actor.user, expected_version=None)
     return redirect(request, f"/processes/{process_id}", flash="process_restored")
 
 
 @router.get("/{process_id}/history")
-def process_history(process_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def process_history(process_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     records = service.process_history(session, process_id, actor.user)
     p = service.to_read(session, [service.get_process(session, process_id)])[0]
     return render(request, "processes/history.html", {"p": p, "records": records})

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.ids import Id
 from app.processes.models import ProcessStatus
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
@@ -21,7 +22,7 @@ class ProcessCreate(BaseModel):
                                          description="Department code.")
     departments: list[str] = Field(default_factory=list, max_length=50, examples=[["operations", "technology"]],
                                    description="Codes of the departments involved.")
-    owner_id: int | None = Field(None, description="The owning user; defaults to the caller. "
+    owner_id: Id | None = Field(None, description="The owning user; defaults to the caller. "
                                  "Only leads and administrators may name someone else.")
 
 
@@ -34,7 +35,7 @@ class ProcessUpdate(BaseModel):
     description: str | None = Field(None, max_length=10_000)
     owner_department: str | None = Field(None, max_length=40)
     departments: list[str] | None = Field(None, max_length=50)
-    owner_id: int | None = None
+    owner_id: Id | None = None
 
 
 class OwnerRef(BaseModel):

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from app.core.audit import AuditRecord, history, record
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, RuleViolation
+from app.core.ids import Id
 from app.core.pagination import Cursor, bad_cursor, page_window
 from app.departments.models import Department
 from app.departments.service import by_codes
@@ -249,7 +250,7 @@ def _sort_value(row: sa.Row, key: str) -> Any:
 
 def _cursor_values(cursor: str, keys: tuple[str, str], key: str) -> tuple[Any, int]:
     """The decoded values, checked: a tampered cursor is a 422, never a database error."""
-    value, last_id = Cursor.decode(cursor, keys, types=(str, int)).values
+    value, last_id = Cursor.decode(cursor, keys, (str, Id)).values
     if key in ("created_at", "updated_at"):
         try:
             value = datetime.fromisoformat(value)

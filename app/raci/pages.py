@@ -14,6 +14,7 @@ from app.core.db import SessionDep
 from app.core.errors import NotFound, RuleViolation
 from app.core.forms import FormData, service_errors
 from app.core.i18n import gettext_for, negotiate
+from app.core.ids import Id
 from app.core.labels import N_
 from app.core.templating import is_htmx, redirect, render
 from app.initiatives.common import rule
@@ -42,7 +43,7 @@ def _members(session: Session, ctx: dict[str, Any], m: service.Matrix) -> tuple[
     return people, names, gone
 
 
-def raci_page(request: Request, session: Session, actor: User, initiative_id: int, *, form_error: str | None = None,
+def raci_page(request: Request, session: Session, actor: User, initiative_id: Id, *, form_error: str | None = None,
               import_errors: list[dict[str, Any]] | None = None, member_errors: dict[Any, str] | None = None,
               new_role: dict[str, Any] | None = None, status_code: int = 200) -> Response:
     ctx = initiative_context(session, actor, initiative_id)
@@ -79,7 +80,7 @@ def raci_page(request: Request, session: Session, actor: User, initiative_id: in
 
 
 @router.get("/initiatives/{initiative_id}/raci")
-def raci(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def raci(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     return raci_page(request, session, actor.user, initiative_id)
 
 
@@ -104,7 +105,7 @@ def _member_id(form: dict[str, Any]) -> int | None:
         raise rule(f"{MEMBER} must be a whole number.", MEMBER, "int_parsing") from exc
 
 
-def _apply(request: Request, session: Session, actor: User, initiative_id: int, change,  # noqa: ANN001
+def _apply(request: Request, session: Session, actor: User, initiative_id: Id, change,  # noqa: ANN001
            member_key: Any = None, new_role: dict[str, Any] | None = None) -> Response:
     """Run `change`; then the grid again (htmx) or a redirect; a 422 shows the grid with the message
     (an error about the member beside the member select `member_key`: a role's id or NEW_ROLE, the
@@ -140,7 +141,7 @@ def _validate(schema, data: dict[str, Any]):  # noqa: ANN001, ANN202
 
 
 @router.post("/initiatives/{initiative_id}/raci/cells")
-def toggle_cell(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def toggle_cell(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                 form: FormData) -> Response:
     """Add or remove one letter of a cell."""
     return _apply(request, session, actor.user, initiative_id, lambda: service.toggle(
@@ -149,7 +150,7 @@ def toggle_cell(initiative_id: int, request: Request, session: SessionDep, actor
 
 
 @router.post("/initiatives/{initiative_id}/raci/roles")
-def add_role(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def add_role(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
              form: FormData) -> Response:
     return _apply(request, session, actor.user, initiative_id, lambda: service.create_role(
         session, initiative_id, _validate(RoleCreate, {"name": form.get("name", ""),
@@ -158,7 +159,7 @@ def add_role(initiative_id: int, request: Request, session: SessionDep, actor: C
 
 
 @router.post("/initiatives/{initiative_id}/raci/roles/{role_id}/member")
-def set_member(initiative_id: int, role_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def set_member(initiative_id: Id, role_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                form: FormData) -> Response:
     """Link the role to one of the team's members, or to nobody; through the same rules as the API."""
     return _apply(request, session, actor.user, initiative_id, lambda: service.update_role(
@@ -167,20 +168,20 @@ def set_member(initiative_id: int, role_id: int, request: Request, session: Sess
 
 
 @router.post("/initiatives/{initiative_id}/raci/activities")
-def add_activity(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def add_activity(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                  form: FormData) -> Response:
     return _apply(request, session, actor.user, initiative_id, lambda: service.create_activity(
         session, initiative_id, _validate(ActivityCreate, {"name": form.get("name", "")}), actor.user))
 
 
 @router.post("/initiatives/{initiative_id}/raci/from-survey")
-def from_survey(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def from_survey(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     return _apply(request, session, actor.user, initiative_id,
                   lambda: service.activities_from_survey(session, initiative_id, actor.user))
 
 
 @router.post("/initiatives/{initiative_id}/raci/{kind}/{item_id}/rename")
-def rename(initiative_id: int, kind: str, item_id: int, request: Request, session: SessionDep,
+def rename(initiative_id: Id, kind: str, item_id: Id, request: Request, session: SessionDep,
            actor: CurrentActor, form: FormData) -> Response:
     def change() -> None:
         if kind == "roles":
@@ -194,7 +195,7 @@ def rename(initiative_id: int, kind: str, item_id: int, request: Request, sessio
 
 
 @router.post("/initiatives/{initiative_id}/raci/{kind}/{item_id}/move")
-def move(initiative_id: int, kind: str, item_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def move(initiative_id: Id, kind: str, item_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
          form: FormData) -> Response:
     delta = -1 if form.get("direction") == "up" else 1
     return _apply(request, session, actor.user, initiative_id,
@@ -202,7 +203,7 @@ def move(initiative_id: int, kind: str, item_id: int, request: Request, session:
 
 
 @router.post("/initiatives/{initiative_id}/raci/{kind}/{item_id}/delete")
-def delete(initiative_id: int, kind: str, item_id: int, request: Request, session: SessionDep,
+def delete(initiative_id: Id, kind: str, item_id: Id, request: Request, session: SessionDep,
            actor: CurrentActor) -> Response:
     return _apply(request, session, actor.user, initiative_id,
                   lambda: service.delete_item(session, _kind(kind), initiative_id, item_id, actor.user))
@@ -215,7 +216,7 @@ def _kind(kind: str) -> type[RaciRole] | type[RaciActivity]:
 
 
 @router.post("/initiatives/{initiative_id}/raci/import")
-def import_csv(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def import_csv(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                file: Annotated[UploadFile, File()]) -> Response:
     content = file.file.read(service.MAX_IMPORT_BYTES + 1)
     try:

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from app.core.ids import Id, Position
 from app.raci.models import LETTERS
 
 
@@ -35,14 +36,14 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 class RoleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Annotated[str, Field(min_length=1, max_length=120)]
-    member_user_id: int | None = None
-    position: Annotated[int | None, Field(ge=1)] = None
+    member_user_id: Id | None = None
+    position: Position | None = None
 
 
 class RoleUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Annotated[str | None, Field(min_length=1, max_length=120)] = None
-    member_user_id: int | None = None
+    member_user_id: Id | None = None
 
 
 class RoleRead(BaseModel):
@@ -55,8 +56,8 @@ class RoleRead(BaseModel):
 class ActivityCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Name
-    survey_step_id: int | None = None
-    position: Annotated[int | None, Field(ge=1)] = None
+    survey_step_id: Id | None = None
+    position: Position | None = None
 
 
 class ActivityUpdate(BaseModel):
@@ -75,13 +76,13 @@ class Reorder(BaseModel):
     """Every id of the initiative's roles (or activities), each once, in the new order."""
 
     model_config = ConfigDict(extra="forbid")
-    ids: Annotated[list[int], Field(max_length=500)]
+    ids: Annotated[list[Id], Field(max_length=500)]
 
 
 class CellSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    activity_id: int
-    role_id: int
+    activity_id: Id
+    role_id: Id
     letters: Letters
 
 

@@ -10,6 +10,7 @@ from app.core.config import get_settings
 from app.core.db import SessionDep
 from app.core.errors import PayloadTooLarge
 from app.core.etag import required_version, set_etag
+from app.core.ids import Id
 from app.core.pagination import set_link_header
 from app.core.spreadsheets import ExportFormat, ExportLang
 from app.initiatives.common import TEAM_PATCH, TEAM_PROBLEMS
@@ -50,7 +51,7 @@ def _limit(limit: int) -> int:
 
 @router.get("/initiatives/{initiative_id}/survey/steps", response_model=StepPage,
             dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
-def list_steps(initiative_id: int, request: Request, response: Response, session: SessionDep,
+def list_steps(initiative_id: Id, request: Request, response: Response, session: SessionDep,
                actor: CurrentActor, limit: Annotated[int, Query(ge=1)] = 200,
                cursor: Annotated[str | None, Query(max_length=1000)] = None):
     """The survey steps in order (keyset pages by position)."""
@@ -61,7 +62,7 @@ def list_steps(initiative_id: int, request: Request, response: Response, session
 
 @router.post("/initiatives/{initiative_id}/survey/steps", status_code=status.HTTP_201_CREATED,
              response_model=StepRead, dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
-def create_step(initiative_id: int, data: StepCreate, session: SessionDep, actor: CurrentActor,
+def create_step(initiative_id: Id, data: StepCreate, session: SessionDep, actor: CurrentActor,
                 response: Response):
     """Add a step (team members): last, or at `position` (the steps after it move down)."""
     step = service.create_step(session, initiative_id, data, actor.user)
@@ -72,14 +73,14 @@ def create_step(initiative_id: int, data: StepCreate, session: SessionDep, actor
 
 @router.post("/initiatives/{initiative_id}/survey/steps/reorder", response_model=list[StepRead],
              dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
-def reorder_steps(initiative_id: int, data: StepOrder, session: SessionDep, actor: CurrentActor):
+def reorder_steps(initiative_id: Id, data: StepOrder, session: SessionDep, actor: CurrentActor):
     """Put every step in a new order (all the initiative's step ids, each once)."""
     return service.to_read(session, service.reorder(session, initiative_id, data.step_ids, actor.user))
 
 
 @router.get("/survey/steps/{step_id}", response_model=StepRead, dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
-def read_step(step_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+def read_step(step_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
     """One survey step (table 1 row), with its `ETag` for a later `PATCH`."""
     step = service.get_step(session, step_id)
     set_etag(response, STEP, step.id, step.version)
@@ -88,7 +89,7 @@ def read_step(step_id: int, session: SessionDep, actor: CurrentActor, response: 
 
 @router.patch("/survey/steps/{step_id}", response_model=StepRead, dependencies=[require_scope("write")],
               responses=TEAM_PATCH)
-def update_step(step_id: int, data: StepUpdate, request: Request, session: SessionDep, actor: CurrentActor,
+def update_step(step_id: Id, data: StepUpdate, request: Request, session: SessionDep, actor: CurrentActor,
                 response: Response):
     """Change a step (team members). Requires `If-Match`."""
     expected = required_version(request, STEP, step_id)
@@ -99,7 +100,7 @@ def update_step(step_id: int, data: StepUpdate, request: Request, session: Sessi
 
 @router.post("/survey/steps/{step_id}/move", response_model=StepRead, dependencies=[require_scope("write")],
              responses=TEAM_PROBLEMS)
-def move_step(step_id: int, data: StepMove, session: SessionDep, actor: CurrentActor, response: Response):
+def move_step(step_id: Id, data: StepMove, session: SessionDep, actor: CurrentActor, response: Response):
     """Move a step to another position (team members)."""
     step = service.move_step(session, step_id, data.position, actor.user)
     set_etag(response, STEP, step.id, step.version)
@@ -108,7 +109,7 @@ def move_step(step_id: int, data: StepMove, session: SessionDep, actor: CurrentA
 
 @router.delete("/survey/steps/{step_id}", status_code=status.HTTP_204_NO_CONTENT,
                dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
-def delete_step(step_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+def delete_step(step_id: Id, session: SessionDep, actor: CurrentActor) -> Response:
     """Delete a step (team members); the steps after it move up."""
     service.delete_step(session, step_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -116,14 +117,14 @@ def delete_step(step_id: int, session: SessionDep, actor: CurrentActor) -> Respo
 
 @router.get("/initiatives/{initiative_id}/survey/summary", response_model=SurveySummary,
             dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
-def survey_summary(initiative_id: int, session: SessionDep, actor: CurrentActor):
+def survey_summary(initiative_id: Id, session: SessionDep, actor: CurrentActor):
     """Totals: working and waiting minutes, per department, share of waiting, steps flagged per category."""
     return service.summary(session, initiative_id)
 
 
 @router.get("/initiatives/{initiative_id}/survey/map", response_model=asis_map.AsIsMap,
             dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
-def survey_map(initiative_id: int, session: SessionDep, actor: CurrentActor,
+def survey_map(initiative_id: Id, session: SessionDep, actor: CurrentActor,
                lang: ExportLang = ExportLang.en):
     """The as-is map's layout: a lane per department, one column per step, with SVG coordinates and paths."""
     _, _, ctx = service.export_context(session, initiative_id, lang.value)
@@ -134,7 +135,7 @@ def survey_map(initiative_id: int, session: SessionDep, actor: CurrentActor,
 @router.get("/initiatives/{initiative_id}/survey/export", dependencies=[require_scope("read")],
             responses={**TEAM_PROBLEMS, 200: {"content": {"text/csv": {}, table1.XLSX_TYPE: {}},
                                           "description": "Table 1 as a file"}})
-def export_table(initiative_id: int, session: SessionDep, actor: CurrentActor,
+def export_table(initiative_id: Id, session: SessionDep, actor: CurrentActor,
                  format: ExportFormat = ExportFormat.xlsx, lang: ExportLang = ExportLang.zh_CN) -> Response:
     """Table 1 (current-state survey) as CSV (UTF-8 with BOM) or XLSX, with the method's column names
     in Simplified Chinese or English. Opens in Excel and WPS; imports back as it is."""
@@ -152,7 +153,7 @@ def export_table(initiative_id: int, session: SessionDep, actor: CurrentActor,
              dependencies=[require_scope("write")],
              responses={**TEAM_PROBLEMS, 413: {"description": "File too large"},
                         422: {"description": "Bad rows: `errors[]` names each row and column; nothing imported"}})
-def import_table(initiative_id: int, session: SessionDep, actor: CurrentActor,
+def import_table(initiative_id: Id, session: SessionDep, actor: CurrentActor,
                  file: Annotated[UploadFile, File(description="Table 1 as .csv or .xlsx")],
                  mode: ImportMode = ImportMode.append):
     """Import table 1 (team members): all rows or none. `append` adds the steps after the current ones,
@@ -168,7 +169,7 @@ def import_table(initiative_id: int, session: SessionDep, actor: CurrentActor,
 
 @router.get("/initiatives/{initiative_id}/research-records", response_model=ResearchPage,
             dependencies=[require_scope("read")], responses=TEAM_PROBLEMS)
-def list_records(initiative_id: int, request: Request, response: Response, session: SessionDep,
+def list_records(initiative_id: Id, request: Request, response: Response, session: SessionDep,
                  actor: CurrentActor, limit: Annotated[int, Query(ge=1)] = 50,
                  cursor: Annotated[str | None, Query(max_length=1000)] = None):
     """Interviews, observations, questionnaires and data analyses, newest first."""
@@ -179,7 +180,7 @@ def list_records(initiative_id: int, request: Request, response: Response, sessi
 
 @router.post("/initiatives/{initiative_id}/research-records", status_code=status.HTTP_201_CREATED,
              response_model=ResearchRead, dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
-def create_record(initiative_id: int, data: ResearchCreate, session: SessionDep, actor: CurrentActor,
+def create_record(initiative_id: Id, data: ResearchCreate, session: SessionDep, actor: CurrentActor,
                   response: Response):
     """Record research (team members), linked to the steps it concerns (steps of this initiative only)."""
     rec = service.create_record(session, initiative_id, data, actor.user)
@@ -190,7 +191,7 @@ def create_record(initiative_id: int, data: ResearchCreate, session: SessionDep,
 
 @router.get("/research-records/{record_id}", response_model=ResearchRead, dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
-def read_record(record_id: int, session: SessionDep, actor: CurrentActor, response: Response):
+def read_record(record_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
     """One research record (interview, observation, questionnaire or data analysis) and its linked steps."""
     rec = service.get_record(session, record_id)
     set_etag(response, RECORD, rec.id, rec.version)
@@ -199,7 +200,7 @@ def read_record(record_id: int, session: SessionDep, actor: CurrentActor, respon
 
 @router.patch("/research-records/{record_id}", response_model=ResearchRead,
               dependencies=[require_scope("write")], responses=TEAM_PATCH)
-def update_record(record_id: int, data: ResearchUpdate, request: Request, session: SessionDep,
+def update_record(record_id: Id, data: ResearchUpdate, request: Request, session: SessionDep,
                   actor: CurrentActor, response: Response):
     """Change a research record (team members). Requires `If-Match`."""
     expected = required_version(request, RECORD, record_id)
@@ -210,7 +211,7 @@ def update_record(record_id: int, data: ResearchUpdate, request: Request, sessio
 
 @router.delete("/research-records/{record_id}", status_code=status.HTTP_204_NO_CONTENT,
                dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
-def delete_record(record_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+def delete_record(record_id: Id, session: SessionDep, actor: CurrentActor) -> Response:
     """Delete a research record (team members)."""
     service.delete_record(session, record_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -14,6 +14,7 @@ from app.core.db import SessionDep
 from app.core.errors import PreconditionFailed, RuleViolation
 from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
+from app.core.ids import Id
 from app.core.templating import is_htmx, redirect, render
 from app.departments.service import list_departments
 from app.initiatives.forms import as_list, number, split, version
@@ -64,7 +65,7 @@ def _record_shown(rec: ResearchRead) -> dict[str, Any]:
             "version": rec.version}
 
 
-def survey_page(request: Request, session: Session, actor: User, initiative_id: int, *,
+def survey_page(request: Request, session: Session, actor: User, initiative_id: Id, *,
                 editing: int | None = None, step_errors: dict[str, str] | None = None,
                 step_values: dict[str, Any] | None = None, new_errors: dict[str, str] | None = None,
                 new_values: dict[str, Any] | None = None, import_errors: list[dict[str, Any]] | None = None,
@@ -109,21 +110,21 @@ def survey_page(request: Request, session: Session, actor: User, initiative_id: 
 
 
 @router.get("/initiatives/{initiative_id}/survey")
-def survey(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
-           edit: Annotated[int | None, Query()] = None, edit_record: Annotated[int | None, Query()] = None
+def survey(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
+           edit: Annotated[Id | None, Query()] = None, edit_record: Annotated[Id | None, Query()] = None
            ) -> Response:
     return survey_page(request, session, actor.user, initiative_id, editing=edit, record_editing=edit_record,
                        block="survey")
 
 
-def _after_change(request: Request, session: Session, actor: User, initiative_id: int) -> Response:
+def _after_change(request: Request, session: Session, actor: User, initiative_id: Id) -> Response:
     if is_htmx(request):
         return survey_page(request, session, actor, initiative_id, block="survey")
     return redirect(request, f"/initiatives/{initiative_id}/survey")
 
 
 @router.post("/initiatives/{initiative_id}/survey/steps")
-def create_step(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def create_step(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                 form: FormData) -> Response:
     gettext = gettext_for(negotiate(request))
     values = _step_values(form)
@@ -141,7 +142,7 @@ def create_step(initiative_id: int, request: Request, session: SessionDep, actor
 
 
 @router.get("/survey/steps/{step_id}/edit")
-def edit_step(step_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def edit_step(step_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     step = service.get_step(session, step_id)
     if not is_htmx(request):
         return redirect(request, f"/initiatives/{step.initiative_id}/survey?edit={step_id}#step-{step_id}")
@@ -149,7 +150,7 @@ def edit_step(step_id: int, request: Request, session: SessionDep, actor: Curren
 
 
 @router.post("/survey/steps/{step_id}/edit")
-def update_step(step_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def update_step(step_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                 form: FormData) -> Response:
     gettext = gettext_for(negotiate(request))
     step = service.get_step(session, step_id)
@@ -175,7 +176,7 @@ def update_step(step_id: int, request: Request, session: SessionDep, actor: Curr
 
 
 @router.post("/survey/steps/{step_id}/move")
-def move_step(step_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def move_step(step_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
               form: FormData) -> Response:
     position = number(form.get("position"))
     step = service.get_step(session, step_id)
@@ -185,14 +186,14 @@ def move_step(step_id: int, request: Request, session: SessionDep, actor: Curren
 
 
 @router.post("/survey/steps/{step_id}/delete")
-def delete_step(step_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def delete_step(step_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     initiative_id = service.get_step(session, step_id).initiative_id
     service.delete_step(session, step_id, actor.user)
     return _after_change(request, session, actor.user, initiative_id)
 
 
 @router.post("/initiatives/{initiative_id}/survey/import")
-def import_table(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def import_table(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                  file: Annotated[UploadFile, File()], mode: Annotated[str, Form()] = "append") -> Response:
     gettext = gettext_for(negotiate(request))
     content = file.file.read(table1.MAX_BYTES + 1)
@@ -211,7 +212,7 @@ def import_table(initiative_id: int, request: Request, session: SessionDep, acto
 
 
 @router.post("/initiatives/{initiative_id}/research")
-def add_record(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def add_record(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                form: FormData) -> Response:
     gettext = gettext_for(negotiate(request))
     values = _record_values(form)
@@ -230,7 +231,7 @@ def add_record(initiative_id: int, request: Request, session: SessionDep, actor:
                        research_values=values, block="research", status_code=422)
 
 
-def _record_row(request: Request, session: Session, actor: User, record_id: int, *, editing: bool,
+def _record_row(request: Request, session: Session, actor: User, record_id: Id, *, editing: bool,
                 errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
                 status_code: int = 200) -> Response:
     """One research record for htmx: as shown, or as its edit form."""
@@ -251,7 +252,7 @@ def _record_row(request: Request, session: Session, actor: User, record_id: int,
 
 
 @router.get("/research-records/{record_id}/edit")
-def edit_record(record_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def edit_record(record_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     """The record as a form (htmx); without htmx, the survey page with that record open."""
     rec = service.get_record(session, record_id)
     editable(session, actor.user, rec.initiative_id)
@@ -261,7 +262,7 @@ def edit_record(record_id: int, request: Request, session: SessionDep, actor: Cu
 
 
 @router.get("/research-records/{record_id}/row")
-def show_record(record_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def show_record(record_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     """The record as shown (htmx cancel)."""
     rec = service.get_record(session, record_id)
     if not is_htmx(request):
@@ -270,7 +271,7 @@ def show_record(record_id: int, request: Request, session: SessionDep, actor: Cu
 
 
 @router.post("/research-records/{record_id}/edit")
-def update_record(record_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def update_record(record_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                   form: FormData) -> Response:
     gettext = gettext_for(negotiate(request))
     rec = service.get_record(session, record_id)
@@ -311,7 +312,7 @@ def update_record(record_id: int, request: Request, session: SessionDep, actor: 
 
 
 @router.post("/research-records/{record_id}/delete")
-def delete_record(record_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def delete_record(record_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     initiative_id = service.get_record(session, record_id).initiative_id
     service.delete_record(session, record_id, actor.user)
     if is_htmx(request):
@@ -320,7 +321,7 @@ def delete_record(record_id: int, request: Request, session: SessionDep, actor: 
 
 
 @router.get("/initiatives/{initiative_id}/map")
-def as_is_map(initiative_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def as_is_map(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     ctx = initiative_context(session, actor.user, initiative_id)
     gettext = gettext_for(negotiate(request))
     locale = negotiate(request)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
 
+from app.core.ids import Id, Position
 from app.initiatives.schemas import UserRef
 from app.survey.models import ProblemCategory, ResearchMethod, StepKind
 
@@ -43,7 +44,7 @@ class StepCreate(StepFields):
     problem_flags: list[ProblemCategory] = Field(default_factory=list, max_length=4,
                                                  examples=[["efficiency", "collaboration"]])
     description: str = Field("", max_length=10_000)
-    position: int | None = Field(None, ge=1, description="Insert at this position (1 = first); default: last.")
+    position: Position | None = Field(None, description="Insert at this position (1 = first); default: last.")
 
 
 class StepUpdate(StepFields):
@@ -63,13 +64,13 @@ class StepUpdate(StepFields):
 class StepMove(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    position: int = Field(ge=1, description="The new position (1 = first); past the end means last.")
+    position: Position = Field(description="The new position (1 = first); past the end means last.")
 
 
 class StepOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    step_ids: list[int] = Field(max_length=1000, description="Every step of the initiative, in the new order.")
+    step_ids: list[Id] = Field(max_length=1000, description="Every step of the initiative, in the new order.")
 
 
 class StepRead(BaseModel):
@@ -103,7 +104,7 @@ class ResearchCreate(BaseModel):
     participants: str = Field(min_length=1, max_length=500, examples=["Zhang Wei (ops specialist), 3 reviewers"])
     findings: str = Field("", max_length=20_000,
                           examples=["Review checks data in 3 systems by hand; about 30 minutes per user."])
-    step_ids: list[int] = Field(default_factory=list, max_length=200, description="Survey steps it concerns.")
+    step_ids: list[Id] = Field(default_factory=list, max_length=200, description="Survey steps it concerns.")
 
     @field_validator("step_ids")
     @classmethod
@@ -118,7 +119,7 @@ class ResearchUpdate(BaseModel):
     conducted_on: date | None = None
     participants: str | None = Field(None, min_length=1, max_length=500)
     findings: str | None = Field(None, max_length=20_000)
-    step_ids: list[int] | None = Field(None, max_length=200)
+    step_ids: list[Id] | None = Field(None, max_length=200)
 
     @field_validator("step_ids")
     @classmethod
@@ -133,7 +134,7 @@ class ResearchRead(BaseModel):
     conducted_on: date
     participants: str
     findings: str
-    step_ids: list[int]
+    step_ids: list[Id]
     created_by: UserRef | None
     created_at: datetime
     updated_at: datetime

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from app.core.audit import record
 from app.core.errors import NotFound, RuleViolation
+from app.core.ids import Id, Position
 from app.core.pagination import Cursor, page_window
 from app.departments.models import Department
 from app.departments.service import by_codes
@@ -61,9 +62,7 @@ def list_steps(session: Session, initiative_id: int, *, limit: int, cursor: str 
     stmt = select(SurveyStep).where(SurveyStep.initiative_id == initiative_id)
     keys = ("position", "id")
     if cursor:
-        position, last_id = Cursor.decode(cursor, keys).values
-        if not (isinstance(position, int) and isinstance(last_id, int)):
-            raise RuleViolation("The cursor is not valid.")
+        position, last_id = Cursor.decode(cursor, keys, (Position, Id)).values
         stmt = stmt.where(sa.tuple_(SurveyStep.position, SurveyStep.id) > (position, last_id))
     rows = list(session.exec(stmt.order_by(SurveyStep.position, SurveyStep.id).limit(limit + 1)))
     return page_window(rows, limit, lambda s: Cursor(keys, (s.position, s.id)))
@@ -303,11 +302,7 @@ def list_records(session: Session, initiative_id: int, *, limit: int, cursor: st
     stmt = select(ResearchRecord).where(ResearchRecord.initiative_id == initiative_id)
     keys = ("conducted_on", "id")
     if cursor:
-        day, last_id = Cursor.decode(cursor, keys).values
-        try:
-            day = date.fromisoformat(day)
-        except (TypeError, ValueError) as exc:
-            raise RuleViolation("The cursor is not valid.") from exc
+        day, last_id = Cursor.decode(cursor, keys, (date, Id)).values
         stmt = stmt.where(sa.tuple_(ResearchRecord.conducted_on, ResearchRecord.id) < (day, last_id))
     rows = list(session.exec(stmt.order_by(col(ResearchRecord.conducted_on).desc(),
                                            col(ResearchRecord.id).desc()).limit(limit + 1)))

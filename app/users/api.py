@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.auth.deps import CurrentActor, require_person
 from app.core.config import get_settings
 from app.core.db import SessionDep
+from app.core.ids import Id
 from app.core.pagination import set_link_header
 from app.users import service
 from app.users.schemas import UserCreate, UserPage, UserRead, UserUpdate
@@ -45,7 +46,7 @@ def create_user(data: UserCreate, session: SessionDep, actor: CurrentActor, resp
 
 
 @router.get("/{user_id}", response_model=UserRead, dependencies=[require_person()])
-def read_user(user_id: int, session: SessionDep, actor: CurrentActor):
+def read_user(user_id: Id, session: SessionDep, actor: CurrentActor):
     """One account (administrators and leads, or yourself)."""
     if actor.user.id != user_id:
         service.require_manager(actor.user)
@@ -53,6 +54,6 @@ def read_user(user_id: int, session: SessionDep, actor: CurrentActor):
 
 
 @router.patch("/{user_id}", response_model=UserRead, dependencies=[require_person()])
-def update_user(user_id: int, data: UserUpdate, session: SessionDep, actor: CurrentActor):
+def update_user(user_id: Id, data: UserUpdate, session: SessionDep, actor: CurrentActor):
     """Change an account's name, department, role, active flag or password (administrators)."""
     return service.to_read(session, service.update_user(session, user_id, data, actor.user))

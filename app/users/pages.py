@@ -13,6 +13,7 @@ from app.core.db import SessionDep
 from app.core.errors import AppError, Forbidden
 from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
+from app.core.ids import Id
 from app.core.templating import redirect, render
 from app.departments.service import list_departments
 from app.users import service
@@ -68,14 +69,14 @@ def create_user(request: Request, session: SessionDep, actor: CurrentActor, form
 
 
 @router.get("/{user_id}/edit")
-def edit_user(user_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def edit_user(user_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     _require_admin(actor.user)
     user = service.to_read(session, service.get_user(session, user_id))
     return _form(request, session, values=user.model_dump(), errors={}, user=user)
 
 
 @router.post("/{user_id}/edit")
-def update_user(user_id: int, request: Request, session: SessionDep, actor: CurrentActor,
+def update_user(user_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                 form: FormData) -> Response:
     _require_admin(actor.user)  # before anything: a refused form would show the account's details
     gettext = gettext_for(negotiate(request))

@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 from app.core.audit import record
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation
+from app.core.ids import Id
 from app.core.pagination import Cursor, page_window
 from app.core.security import hash_password
 from app.departments.models import Department
@@ -105,7 +106,7 @@ def list_users(session: Session, actor: User, *, limit: int, cursor: str | None)
     require_manager(actor)
     stmt = select(User).order_by(User.id)
     if cursor:
-        after = Cursor.decode(cursor, ("id",))
+        after = Cursor.decode(cursor, ("id",), (Id,))
         stmt = stmt.where(User.id > after.values[0])
     rows = list(session.exec(stmt.limit(limit + 1)))
     return page_window(rows, limit, lambda u: Cursor(("id",), (u.id,)))
