@@ -142,3 +142,20 @@ def test_ids_in_a_pages_query_are_bounded(client, factory):
         for value in TOO_BIG:
             assert client.get(url, params={name: value}, headers=auth).status_code == 422, (url, name, value)
     assert client.get(f"/issues/{issue.id}", params={"move": 0}, headers=auth).status_code == 200  # "Cancel"
+
+
+@pytest.mark.parametrize("text", ["²", "١٢", str(INT_MAX + 1), "9" * 20])
+def test_numbers_read_from_text_take_only_digits_in_range(client, factory, text):
+    """Forms, queries and ETags that carry a number: "²" and "١٢" are digits to `str.isdigit()` but `int()`
+    refuses "²" (a 500 before); too big a number is no id either. None of them is looked up."""
+    member = factory.user(Role.member)
+    auth = factory.bearer(member)
+    process = factory.process(member)
+    etag = f'"process-{process.id}-v{text}"'  # as a server reads header bytes: latin-1 ("²" is b"\xb2")
+    r = client.patch(f"/api/v1/processes/{process.id}", json={"name": "Renamed"},
+                     headers={**auth, "If-Match": etag.encode("latin-1" if etag.isascii() or text == "²" else "utf-8")})
+    assert_problem(r, 412)
+    assert client.get("/metrics", params={"process": text, "initiative": text}, headers=auth).status_code == 200
+    files = {"file": ("log.csv", b"case,activity,timestamp\nc1,A,2026-03-02T09:00:00+08:00\n", "text/csv")}
+    r = client.post("/event-logs", data={"process_id": text, "initiative_id": text}, files=files, headers=auth)
+    assert r.status_code == 422 and "Choose a process." in r.text

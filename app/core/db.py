@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -21,6 +22,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 from app.core.config import get_settings
+from app.core.errors import RuleViolation
+from app.core.labels import N_
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -90,17 +93,57 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
+NUL = "\x00"
+
+
+def nul_refused() -> RuleViolation:
+    return RuleViolation(N_("Text must not contain the NUL character (U+0000)."))
+
+
+def _refuse_nul(conn: sa.Connection, cursor: object, statement: str, parameters: object, context: object,
+                executemany: bool) -> None:
+    """No text with NUL reaches the database, from any field, form, search or import: PostgreSQL cannot
+    store it (a 500 before), so SQLite refuses it too. The request is a 422; the unit of work rolls back."""
+    rows = parameters if executemany or isinstance(parameters, list) else (parameters,)
+    for row in rows:  # type: ignore[union-attr]  # rows by name (dict) or position; a flat list of values too
+        for value in row.values() if isinstance(row, dict) else row if isinstance(row, list | tuple) else (row,):
+            if value.__class__ is str:
+                if NUL in value:
+                    raise nul_refused()
+            elif isinstance(value, list | tuple | dict) and _has_nul(value):  # array columns
+                raise nul_refused()
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _json_dumps(value: object) -> str:
+    """JSON columns get the same rule: `jsonb` refuses NUL too, and JSON escapes it past `_refuse_nul`."""
+    if _has_nul(value):
+        raise nul_refused()
+    return json.dumps(value)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False}, json_serializer=_json_dumps)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
         return engine
     settings = get_settings()
-    engine = sa.create_engine(url, pool_size=settings.db_pool_size, max_overflow=10)
+    engine = sa.create_engine(url, pool_size=settings.db_pool_size, max_overflow=10, json_serializer=_json_dumps)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
     event.listen(engine, "connect", _mark_checkin)  # a new connection needs no ping either
     event.listen(engine, "checkin", _mark_checkin)
     event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request, Response
 
 from app.core.errors import PreconditionFailed, PreconditionRequired
+from app.core.ids import parse_id
 
 
 def etag(entity: str, entity_id: int, version: int) -> str:
@@ -31,6 +32,6 @@ def optional_version(request: Request, entity: str, entity_id: int) -> int | Non
 def _parse(header: str, entity: str, entity_id: int) -> int:
     prefix = f'"{entity}-{entity_id}-v'
     for tag in (t.strip().removeprefix("W/") for t in header.split(",")):
-        if tag.startswith(prefix) and tag.endswith('"') and tag[len(prefix):-1].isdigit():
-            return int(tag[len(prefix):-1])
+        if tag.startswith(prefix) and tag.endswith('"') and (version := parse_id(tag[len(prefix):-1])) is not None:
+            return version
     raise PreconditionFailed("If-Match does not name a version of this record.")

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.errors import STATUS_CLASSES, AppError, RuleViolation, field_errors
@@ -79,6 +80,14 @@ def install(app: FastAPI) -> None:
         errors = field_errors(list(exc.errors()))
         summary = "; ".join(f"{e['field'] or e['loc'][-1]}: {e['message']}" for e in errors[:5])
         return problem_response(request, RuleViolation(f"The request is not valid: {summary}", errors=errors))
+
+    @app.exception_handler(StatementError)
+    async def statement_error(request: Request, exc: StatementError) -> Response:
+        """Our own refusal raised while SQLAlchemy bound a value (a JSON column's text with NUL, see
+        `app.core.db`) arrives wrapped; anything else is unexpected."""
+        if isinstance(exc.orig, AppError):
+            return problem_response(request, exc.orig)
+        return await unexpected(request, exc)
 
     app.add_exception_handler(Exception, unexpected)
 

@@ -20,3 +20,13 @@ Id = Annotated[int, Interval(ge=1, le=INT_MAX)]
 BigId = Annotated[int, Interval(ge=1, le=BIGINT_MAX)]
 # A 1-based place in a list (survey steps, RACI roles and activities); past the end means last.
 Position = Annotated[int, Interval(ge=1, le=INT_MAX)]
+
+
+def parse_id(text: str) -> int | None:
+    """The id (or version) in a form field, a query or an ETag, or None when the text holds none: only
+    the digits 0-9 count ("²" is a digit to `str.isdigit()` but `int()` refuses it) and only in range."""
+    text = text.strip()
+    if text.isascii() and text.isdigit() and len(text) <= len(str(INT_MAX)):
+        value = int(text)
+        return value if 1 <= value <= INT_MAX else None
+    return None

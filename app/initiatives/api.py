@@ -50,7 +50,7 @@ def list_initiatives(
     actor: CurrentActor,
     status_: Annotated[InitiativeStatus | None, Query(alias="status")] = None,
     phase: Phase | None = None,
-    process_id: Annotated[int | None, Query(gt=0)] = None,
+    process_id: Annotated[Id | None, Query()] = None,
     mine: Annotated[bool, Query(description="Only initiatives whose team includes me")] = False,
     q: Annotated[str | None, Query(max_length=200, description="Text search in the title")] = None,
     limit: Annotated[int, Query(ge=1, description="Page size; capped at PAGE_SIZE_MAX")] = 50,

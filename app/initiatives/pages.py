@@ -16,6 +16,7 @@ from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
 from app.core.templating import redirect, render
 from app.initiatives import service
+from app.initiatives.forms import number
 from app.initiatives.labels import GATE_MESSAGES
 from app.initiatives.models import PHASES, InitiativeStatus, Phase, ProjectRole, Trigger
 from app.initiatives.schemas import (
@@ -104,7 +105,7 @@ def _create_values(form: dict[str, Any]) -> dict[str, Any]:
     for key in ("process_id", "leader_id", "priority_threshold"):
         raw = str(form.get(key) or "").strip()
         if raw:
-            values[key] = int(raw) if raw.isdigit() else raw
+            values[key] = number(raw)
     if form.get("start_date"):
         values["start_date"] = form["start_date"]
     return values
@@ -173,7 +174,7 @@ def update_initiative(initiative_id: Id, request: Request, session: SessionDep, 
     gettext = _gettext(request)
     values = {k: form.get(k, "") for k in ("title", "trigger", "goal", "status")}
     raw = str(form.get("priority_threshold", "")).strip()
-    values["priority_threshold"] = int(raw) if raw.isdigit() else raw
+    values["priority_threshold"] = number(raw)
     data, errors = parse_form(InitiativeUpdate, values, gettext)
     version = _version(form)
     if data is not None:
@@ -193,16 +194,11 @@ def update_initiative(initiative_id: Id, request: Request, session: SessionDep, 
     return _form(request, session, actor.user, values=shown, errors=errors, ini=ini, status_code=422)
 
 
-def _int(form: dict[str, Any], key: str) -> Any:
-    raw = str(form.get(key, "")).strip()
-    return int(raw) if raw.isdigit() else raw
-
-
 @router.post("/initiatives/{initiative_id}/team")
 def add_member(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                form: FormData) -> Response:
     gettext = _gettext(request)
-    data, errors = parse_form(MemberCreate, {"user_id": _int(form, "user_id"),
+    data, errors = parse_form(MemberCreate, {"user_id": number(form.get("user_id")),
                                              "project_role": form.get("project_role", "")}, gettext)
     if data is not None:
         try:

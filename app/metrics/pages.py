@@ -20,7 +20,7 @@ from app.core.db import SessionDep, utcnow
 from app.core.errors import AppError, Conflict, Forbidden, PayloadTooLarge, PreconditionFailed, RuleViolation
 from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
-from app.core.ids import Id
+from app.core.ids import Id, parse_id
 from app.core.templating import redirect, render
 from app.metrics import ingest, service
 from app.metrics.api import parse_instant, preview
@@ -156,8 +156,7 @@ def dashboard(
 ) -> Response:
     locale, gettext = _common(request)
     g = _grain(grain)
-    process_id = int(process) if process.isdigit() else None
-    initiative_id = int(initiative) if initiative.isdigit() else None
+    process_id, initiative_id = parse_id(process), parse_id(initiative)
     kpis, _ = service.list_kpis(session, service.KpiFilter(process_id=process_id, initiative_id=initiative_id),
                                 limit=DASHBOARD_KPIS, cursor=None)
     processes = list(session.exec(select(Process).order_by(col(Process.code_norm))))

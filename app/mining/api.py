@@ -23,7 +23,7 @@ def check_content_length(request: Request) -> None:
     """Refuse an oversized upload before reading its body."""
     length = request.headers.get("content-length")
     limit = get_settings().eventlog_max_bytes
-    if length and length.isdigit() and int(length) > limit + 64 * 1024:  # room for the form's other parts
+    if length and length.isascii() and length.isdigit() and int(length) > limit + 64 * 1024:  # room for the form's other parts
         raise PayloadTooLarge(f"Uploads are limited to {limit} bytes.")
 
 
@@ -106,8 +106,8 @@ def import_event_log(
     actor: CurrentActor,
     response: Response,
     file: Annotated[UploadFile, File(description="CSV, XES (.xes or .xes.gz) or Parquet")],
-    process_id: Annotated[int, Form()],
-    initiative_id: Annotated[int | None, Form()] = None,
+    process_id: Annotated[Id, Form()],
+    initiative_id: Annotated[Id | None, Form()] = None,
     name: Annotated[str | None, Form(max_length=200)] = None,
     format: Annotated[
         LogFormat | None, Form(description="Detected from the file name and content when absent")

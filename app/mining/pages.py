@@ -14,7 +14,7 @@ from app.auth.deps import CurrentActor
 from app.core.db import SessionDep
 from app.core.errors import AppError, RuleViolation
 from app.core.i18n import gettext_for, negotiate
-from app.core.ids import Id
+from app.core.ids import Id, parse_id
 from app.core.labels import N_
 from app.core.templating import is_htmx, redirect, render
 from app.initiatives import service as initiatives
@@ -125,8 +125,8 @@ def upload(
 ) -> Response:
     gettext = gettext_for(negotiate(request))
     values = {
-        "process_id": int(process_id) if process_id.isdigit() else None,
-        "initiative_id": int(initiative_id) if initiative_id.isdigit() else None,
+        "process_id": parse_id(process_id),
+        "initiative_id": parse_id(initiative_id),
         "name": name,
         "timezone": timezone,
         "delimiter": delimiter,
@@ -254,7 +254,7 @@ def map_step(
     step_id: Annotated[str, Form()] = "",
 ) -> Response:
     log, events = service.get_log(session, log_id), service.load_events(session, log_id)
-    service.set_step_links(session, log, events, {activity: int(step_id) if step_id.isdigit() else None},
+    service.set_step_links(session, log, events, {activity: parse_id(step_id)},
                            actor.user)
     if not is_htmx(request):
         return redirect(request, f"/event-logs/{log_id}#steps")

@@ -258,12 +258,14 @@ def _normalise(raw: pl.DataFrame, timezone: str, rows: pl.Series | None = None) 
     timestamp = _to_instants(raw["timestamp"], timezone)
     start = _to_instants(raw["start_timestamp"], timezone) if "start_timestamp" in raw.columns else None
     bad = {
-        "case_id": _blank(raw["case_id"]),
-        "activity": _blank(raw["activity"]),
+        "case_id": _blank(raw["case_id"]) | _nul(raw["case_id"]),
+        "activity": _blank(raw["activity"]) | _nul(raw["activity"]),
         "timestamp": timestamp.is_null(),
     }
     if start is not None:
         bad["start_timestamp"] = start.is_null() & raw["start_timestamp"].is_not_null()
+    if "resource" in raw.columns:
+        bad["resource"] = _nul(raw["resource"])
     if any(mask.any() for mask in bad.values()):
         raise _row_errors(raw, bad, timezone, rows)
     columns = [raw["case_id"], raw["activity"], timestamp.alias("timestamp")]
@@ -278,6 +280,11 @@ def _normalise(raw: pl.DataFrame, timezone: str, rows: pl.Series | None = None) 
 
 def _blank(s: pl.Series) -> pl.Series:
     return s.is_null() | (s.str.strip_chars().str.len_bytes() == 0)
+
+
+def _nul(s: pl.Series) -> pl.Series:
+    """Text with NUL, which no database column takes (app.core.db refuses it)."""
+    return s.str.contains("\x00", literal=True).fill_null(False)
 
 
 def _row_errors(
@@ -296,6 +303,8 @@ def _row_errors(
 
 
 def _message(field: str, value: object, timezone: str) -> str:
+    if isinstance(value, str) and "\x00" in value:
+        return "contains the NUL character (U+0000)"
     if field in ("case_id", "activity"):
         return f"empty {'case id' if field == 'case_id' else 'activity'}"
     if value is None or (isinstance(value, str) and not value.strip()):
