@@ -6,7 +6,15 @@ import enum
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from app.core.ids import Id
 from app.metrics.models import (
@@ -95,12 +103,16 @@ class KpiPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
+# Observations are of business processes: a time outside these years is a typo (say 2205 for 2025).
+OBSERVATION_YEARS = (1900, 2999)
+
+
 class ObservationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     kpi: str = Field(min_length=1, max_length=40, pattern=CODE_PATTERN, description="The KPI's code.",
                      examples=["YH-LC01-ACT"])
-    ts: AwareDatetime = Field(description="When it was measured, ISO-8601 with an offset "
+    ts: AwareDatetime = Field(description="When it was measured (years 1900-2999), ISO-8601 with an offset "
                               "(`2025-03-03T09:30:00+08:00` or `...Z`); stored in UTC.",
                               examples=["2025-03-03T09:30:00+08:00"])
     value: float = Field(strict=True, allow_inf_nan=False, examples=[12.5])
@@ -108,6 +120,14 @@ class ObservationIn(BaseModel):
         None, max_length=MAX_LABELS, description="Up to 10 labels for breakdowns (team, department, channel).",
         examples=[{"team": "A", "channel": "app"}])
     source: str | None = Field(None, max_length=100, description="Defaults to the batch's source.")
+
+    @field_validator("ts")
+    @classmethod
+    def _plausible_year(cls, ts: datetime) -> datetime:
+        # Year 9999 was a 500: the series cache's day arithmetic ran past the calendar.
+        if not OBSERVATION_YEARS[0] <= ts.year <= OBSERVATION_YEARS[1]:
+            raise ValueError(f"the year must lie between {OBSERVATION_YEARS[0]} and {OBSERVATION_YEARS[1]}")
+        return ts
 
 
 class ObservationBatchIn(BaseModel):

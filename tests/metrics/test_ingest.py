@@ -165,3 +165,22 @@ def test_csv_semicolons_and_decimal_commas(client, factory, session):
     r = client.post("/api/v1/observations/csv", content=data, headers=headers)
     assert r.status_code == 201
     assert session.exec(select(Observation.value)).one() == 12.5
+
+
+def test_times_outside_plausible_years_are_refused(client, factory, session):
+    """Year 9999 made the series cache's day arithmetic overflow (a 500); 0001 with an offset too."""
+    _, kpi = _setup(factory, session)
+    headers = bearer_token(factory, ["metrics:write"])
+    for ts in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00+05:00", "1899-12-31T23:59:59Z", "3000-01-01T00:00:00Z"):
+        r = client.post("/api/v1/observations", json={"observations": [{"kpi": kpi.code, "ts": ts, "value": 1}]},
+                        headers=headers)
+        assert r.status_code == 422, (ts, r.text)
+        assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(1, "ts")], ts
+    data = f"kpi,ts,value\n{kpi.code},9999-12-31T23:00:00Z,1\n".encode()
+    r = client.post("/api/v1/observations/csv", content=data, headers={**headers, "Content-Type": "text/csv"})
+    assert r.status_code == 422 and [(e["line"], e["field"]) for e in r.json()["errors"]] == [(2, "ts")]
+    assert _count(session) == 0
+    for ts in ("1900-01-01T00:00:00Z", "2999-12-31T23:59:59Z"):
+        r = client.post("/api/v1/observations", json={"observations": [{"kpi": kpi.code, "ts": ts, "value": 1}]},
+                        headers=headers)
+        assert r.status_code == 201, (ts, r.text)
