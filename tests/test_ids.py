@@ -159,3 +159,13 @@ def test_numbers_read_from_text_take_only_digits_in_range(client, factory, text)
     files = {"file": ("log.csv", b"case,activity,timestamp\nc1,A,2026-03-02T09:00:00+08:00\n", "text/csv")}
     r = client.post("/event-logs", data={"process_id": text, "initiative_id": text}, files=files, headers=auth)
     assert r.status_code == 422 and "Choose a process." in r.text
+
+
+def test_a_page_with_a_bad_id_says_so_in_the_readers_language(client, factory):
+    auth = factory.bearer(factory.user(Role.member))
+    r = client.get(f"/processes/{INT_MAX + 1}", headers=auth)
+    assert r.status_code == 422 and "<html" in r.text and "This address is not valid" in r.text
+    r = client.get(f"/processes/{INT_MAX + 1}", headers={**auth, "Accept-Language": "zh-CN"})
+    assert r.status_code == 422 and "网址无效" in r.text and "Input should be" not in r.text
+    r = client.get(f"/processes/{INT_MAX + 1}", headers={**auth, "HX-Request": "true"})
+    assert r.status_code == 422 and "<html" not in r.text and r.headers["HX-Retarget"] == "#messages"

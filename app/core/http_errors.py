@@ -14,10 +14,12 @@ from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.errors import STATUS_CLASSES, AppError, RuleViolation, field_errors
+from app.core.labels import N_
 from app.core.templating import is_htmx, render
 
 log = logging.getLogger("procopt")
 PROBLEM_JSON = "application/problem+json"
+BAD_ADDRESS = N_("This address is not valid: a number or value in it is out of range or malformed.")
 
 
 class InternalError(AppError):
@@ -78,6 +80,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = field_errors(list(exc.errors()))
+        if not wants_problem(request):  # a page's path or query: a broken or edited link, said in their language
+            return page_error(request, RuleViolation(BAD_ADDRESS, errors=errors))
         summary = "; ".join(f"{e['field'] or e['loc'][-1]}: {e['message']}" for e in errors[:5])
         return problem_response(request, RuleViolation(f"The request is not valid: {summary}", errors=errors))
 
