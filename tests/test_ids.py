@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from app.core.ids import INT_MAX
 from app.users.models import Role
 from tests.helpers import assert_problem
+from tests.initiatives.factories import YH_STEPS, InitiativeFactory, add_issue, add_steps
 
 TOO_BIG = [INT_MAX + 1, 10**20]
 PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -68,8 +69,6 @@ def test_openapi_shows_the_range(client):
 @pytest.mark.parametrize("value", TOO_BIG)
 def test_ids_in_a_body_are_bounded(client, factory, value):
     """Id lists and single ids alike; nothing is written."""
-    from tests.initiatives.factories import InitiativeFactory
-
     team = InitiativeFactory(factory.session, factory).team()
     auth = factory.bearer(team.leader)
     url = f"/api/v1/initiatives/{team.initiative.id}"
@@ -88,8 +87,6 @@ def test_ids_in_a_body_are_bounded(client, factory, value):
 
 
 def test_an_id_too_big_in_a_form_is_refused_inline(client, factory):
-    from tests.initiatives.factories import YH_STEPS, InitiativeFactory, add_steps
-
     team = InitiativeFactory(factory.session, factory).team()
     add_steps(factory.session, team.initiative, team.leader, YH_STEPS[:1])
     factory.session.flush()
@@ -120,16 +117,12 @@ def test_an_id_cursor_out_of_range_or_type_is_422(client, factory, url, values):
     (["conducted_on", "id"], [20260303, 3]),
 ])
 def test_a_dated_cursor_is_checked(client, factory, cursor):
-    from tests.initiatives.factories import InitiativeFactory
-
     team = InitiativeFactory(factory.session, factory).team()
     url = f"/api/v1/initiatives/{team.initiative.id}/research-records"
     assert_problem(client.get(url, params={"cursor": _cursor(*cursor)}, headers=factory.bearer(team.member)), 422)
 
 
 def test_ids_in_a_pages_query_are_bounded(client, factory):
-    from tests.initiatives.factories import InitiativeFactory, add_issue
-
     team = InitiativeFactory(factory.session, factory).team()
     issue = add_issue(factory.session, team.initiative, team.leader, title="Duplicate entry")
     factory.session.flush()

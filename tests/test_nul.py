@@ -15,6 +15,7 @@ from app.core.audit import AuditRecord
 from app.processes.models import Process
 from app.users.models import Role
 from tests.helpers import assert_problem, fast_hashing  # noqa: F401 - a fixture
+from tests.initiatives.factories import InitiativeFactory
 from tests.test_process_pages import FORM, HTMX, login
 
 NUL_TEXT = "Sign\x00up"
@@ -57,8 +58,6 @@ def test_a_form_with_nul_is_refused_and_writes_nothing(client, factory, session)
 
 def test_nul_inside_a_json_column_is_refused(client, factory, session):
     """Survey step systems are a JSON list (`jsonb` on PostgreSQL): JSON escapes NUL, the rule holds."""
-    from tests.initiatives.factories import InitiativeFactory
-
     team = InitiativeFactory(factory.session, factory).team()
     url = f"/api/v1/initiatives/{team.initiative.id}/survey/steps"
     auth = factory.bearer(team.leader)
