@@ -94,6 +94,28 @@ def test_models_and_migrations_agree_and_downgrade_upgrade_works(fresh_url):
     assert _diffs(fresh_url) == []
 
 
+def test_0008_copies_the_involved_departments_onto_existing_processes(fresh_url):
+    upgrade(fresh_url, "0007")
+    eng = core_db.make_engine(fresh_url)
+    try:
+        with eng.begin() as conn:
+            owner = _insert_user(conn)
+            _insert_process(conn, owner, code="DB-1")
+            _insert_process(conn, owner, code="DB-2")
+            for code in ("ops", "finance", "legal"):
+                conn.execute(sa.text("INSERT INTO departments (code, name_en, name_zh) VALUES (:c, :c, :c)"),
+                             {"c": code})
+            conn.execute(sa.text(
+                "INSERT INTO process_departments (process_id, department_id) SELECT p.id, d.id "
+                "FROM processes p, departments d WHERE p.code = 'DB-1' AND d.code IN ('ops', 'legal', 'finance')"))
+        upgrade(fresh_url)
+        with eng.connect() as conn:
+            copies = dict(conn.execute(sa.text("SELECT code, department_codes FROM processes")).all())
+        assert copies == {"DB-1": "finance,legal,ops", "DB-2": ""}
+    finally:
+        eng.dispose()
+
+
 # --- constraints the database enforces on its own -------------------------------------------------
 
 

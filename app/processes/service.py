@@ -80,6 +80,7 @@ def _set_departments(session: Session, process: Process, codes: list[str]) -> No
     depts = by_codes(session, codes, "departments")
     session.exec(sa.delete(ProcessDepartment).where(ProcessDepartment.process_id == process.id))
     session.add_all(ProcessDepartment(process_id=process.id, department_id=d.id) for d in depts)
+    process.department_codes = ",".join(sorted(d.code for d in depts))
 
 
 def create_process(session: Session, data: ProcessCreate, actor: User) -> Process:
@@ -176,17 +177,12 @@ def snapshot(session: Session, process: Process) -> dict[str, Any]:
 
 
 _OWNER_DEPARTMENT = sa.orm.aliased(Department)
-# A process as its API shape, in one statement: the owner's name and the department codes are joined,
-# the involved departments aggregated per row (group_concat on SQLite, string_agg on PostgreSQL).
-_INVOLVED = (
-    sa.select(sa.func.aggregate_strings(Department.code, ","))
-    .join_from(ProcessDepartment, Department, Department.id == ProcessDepartment.department_id)
-    .where(ProcessDepartment.process_id == Process.id)
-    .scalar_subquery()
-)
+# A process as its API shape, in one statement: the owner's name and the owner department's code are
+# joined; the involved departments' codes come from the row's own copy (`Process.department_codes`).
 _READ_SELECT = (
     sa.select(
-        Process.id, Process.code, Process.name, Process.description, _OWNER_DEPARTMENT.code, _INVOLVED,
+        Process.id, Process.code, Process.name, Process.description, _OWNER_DEPARTMENT.code,
+        Process.department_codes,
         Process.owner_id, User.display_name, Process.status, Process.created_at, Process.updated_at,
         Process.version,
         # the sort keys, for the cursor
@@ -198,13 +194,14 @@ _READ_SELECT = (
 
 
 def _read_dict(row: sa.Row) -> dict[str, Any]:
-    """One row of `_READ_SELECT` as a `ProcessRead`-shaped dict (department codes are `[a-z0-9_-]`)."""
+    """One row of `_READ_SELECT` as a `ProcessRead`-shaped dict (department codes are `[a-z0-9_-]`,
+    stored sorted)."""
     (id_, code, name, description, owner_department, involved, owner_id, owner_name, status, created_at,
      updated_at, version, _, _) = row
     return {
         "id": id_, "code": code, "name": name, "description": description,
         "owner_department": owner_department,
-        "departments": sorted(involved.split(",")) if involved else [],
+        "departments": involved.split(",") if involved else [],
         "owner": {"id": owner_id, "display_name": owner_name},
         "status": status, "created_at": created_at, "updated_at": updated_at, "version": version,
     }
