@@ -64,6 +64,18 @@ def connection(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 
 @pytest.fixture
+def committed_departments_removed(engine: sa.Engine) -> Iterator[None]:
+    """For tests that commit for real (concurrency): the departments their factories made are deleted
+    after the test's own clean-up, or a later test would find them (the demo data's, for one)."""
+    with engine.connect() as conn:
+        before = list(conn.execute(sa.text("SELECT id FROM departments")).scalars())
+    yield
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM departments WHERE id NOT IN :before")
+                     .bindparams(sa.bindparam("before", expanding=True)), {"before": before})
+
+
+@pytest.fixture
 def session(connection: sa.Connection) -> Iterator[Session]:
     """The test's own session; requests' sessions commit into savepoints of the same transaction."""
     with Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
@@ -77,14 +89,15 @@ def app():  # noqa: ANN201
 
 @pytest.fixture
 def client(app, connection: sa.Connection) -> Iterator[TestClient]:  # noqa: ANN001
-    def request_session() -> Iterator[Session]:
-        with Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
-            yield from core_db.unit_of_work(s)
-
-    app.dependency_overrides[core_db.get_session] = request_session
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
-    app.dependency_overrides.clear()
+    """The app as deployed (its own unit of work, database slots and thread-pool trips), its sessions
+    committing into savepoints of the test's transaction."""
+    core_db.set_session_factory(
+        lambda: Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False))
+    try:
+        with TestClient(app, raise_server_exceptions=False) as c:
+            yield c
+    finally:
+        core_db.set_session_factory(None)
 
 
 @pytest.fixture

@@ -67,10 +67,11 @@ def _transaction_ids(session: Session) -> tuple[int, int]:
 def test_a_read_only_unit_of_work_runs_each_statement_on_its_own(pg_url):  # noqa: ANN001
     engine = core_db.make_engine(pg_url)
     try:
-        first, second = core_db._work_and_finish(Session(engine), _transaction_ids, True)
+        first, second = core_db._read_and_finish(Session(engine), _transaction_ids)
         assert first != second  # autocommit: no BEGIN/COMMIT round trips
         # the connection goes back to the pool in its usual mode: the next unit of work is one transaction
-        first, second = core_db._work_and_finish(Session(engine), _transaction_ids, False)
+        with Session(engine) as session:
+            first, second = _transaction_ids(session)
         assert first == second
     finally:
         engine.dispose()

@@ -441,6 +441,34 @@ def test_patch_keeps_some_departments_and_adds_others(client, owned):
     assert r.json()["departments"] == []
 
 
+def _joined_codes(connection: sa.Connection, process_id: int) -> str:
+    return ",".join(connection.execute(sa.text(
+        "SELECT d.code FROM process_departments pd JOIN departments d ON d.id = pd.department_id "
+        "WHERE pd.process_id = :p ORDER BY d.code"), {"p": process_id}).scalars())
+
+
+def test_the_rows_copy_of_the_department_codes_follows_every_change(client, connection, owned):
+    """The list reads the involved departments from `processes.department_codes`, a copy of
+    `process_departments` (the filter's table): create and every change keep the two the same."""
+    _, auth, process, etag = owned
+    url = f"{API}/{process['id']}"
+
+    def copy() -> str:
+        return connection.execute(sa.text("SELECT department_codes FROM processes WHERE id = :p"),
+                                  {"p": process["id"]}).scalar_one()
+
+    assert copy() == _joined_codes(connection, process["id"]) != ""
+    for departments, expected in ((["technology", "finance", "legal"], "finance,legal,technology"),
+                                  (["operations"], "operations"), ([], "")):
+        r = client.patch(url, json={"departments": departments}, headers={**auth, "If-Match": etag})
+        assert r.status_code == 200, r.text
+        etag = r.headers["ETag"]
+        assert copy() == _joined_codes(connection, process["id"]) == expected
+        assert r.json()["departments"] == (expected.split(",") if expected else [])
+    r = client.patch(url, json={"name": "renamed"}, headers={**auth, "If-Match": etag})  # untouched
+    assert r.status_code == 200 and copy() == ""
+
+
 @pytest.mark.parametrize(
     "change",
     [{"code": "YH-LC99"}, {"status": "archived"}, {"version": 9}, {"name": None}, {"description": None},
@@ -591,6 +619,46 @@ def test_bad_bearer_is_401(client):
     assert_problem(client.get(API, headers={"Authorization": "Bearer pco_unknown"}), 401)
 
 
+def test_the_list_refuses_a_disabled_or_unknown_account(client, factory, session):
+    """The list checks the account itself (`check_reader`), not through `current_actor`."""
+    member = person(factory)
+    factory.process(person(factory), code="YH-LC60")
+    auth = factory.bearer(member)
+    client.cookies.set("procopt_session", auth["Authorization"].removeprefix("Bearer "))
+    assert codes(client.get(API)) == codes(client.get(API, headers=auth)) == ["YH-LC60"]
+    member.is_active = False
+    session.add(member)
+    session.flush()
+    assert_problem(client.get(API, headers=auth), 401)
+    assert_problem(client.get(API), 401)  # the cookie too
+    client.cookies.clear()
+    session.delete(member)
+    session.flush()
+    assert_problem(client.get(API, headers=auth), 401)
+
+
+@pytest.mark.parametrize(("name", "value"), [("limit", "0"), ("limit", "many"), ("status", "deleted"),
+                                             ("sort", "owner"), ("q", "x" * 201), ("department", "d" * 41)])
+def test_list_query_errors_name_the_parameter(client, factory, name, value):
+    problem = assert_problem(client.get(API, params={name: value}, headers=factory.bearer(person(factory))), 422)
+    assert [(e["loc"], e["field"]) for e in problem["errors"]] == [(["query", name], name)]
+    assert name in problem["detail"]
+
+
+def test_the_list_documents_its_query_parameters(client):
+    operation = client.get("/openapi.json").json()["paths"][API]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert list(parameters) == ["status", "department", "q", "sort", "limit", "cursor"]
+    assert all(p["in"] == "query" and p["required"] is False for p in parameters.values())
+    assert parameters["status"]["schema"]["anyOf"][0]["enum"] == ["active", "archived"]
+    assert "-updated_at" in parameters["sort"]["schema"]["enum"]
+    assert parameters["sort"]["schema"]["default"] == "code"
+    assert parameters["limit"]["schema"]["minimum"] == 1
+    assert parameters["q"]["description"] == "Text search in code and name"
+    assert "$ref" not in json.dumps(operation["parameters"])  # inlined: valid without the model's $defs
+    assert {"200", "403", "422"} <= set(operation["responses"])
+
+
 def test_service_token_scopes(client, factory, session):
     admin = person(factory, Role.admin)
     factory.process(admin, code="YH-LC50")
@@ -611,6 +679,7 @@ def test_service_token_scopes(client, factory, session):
 # --- concurrent writers ---------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("committed_departments_removed")
 def test_concurrent_changes_with_the_same_if_match_cannot_both_win(backend, engine):
     """Two changes made with the same version: the second waits for the first and then gets a 412, it
     does not overwrite the first (a lost update). Real transactions on PostgreSQL, cleaned up after."""

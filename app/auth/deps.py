@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlmodel import Session, select
 
@@ -190,8 +191,8 @@ def require_scope(scope: str):  # noqa: ANN201
 
 
 # The same rules for handlers that do all of a request's database work in one thread-pool trip
-# (`app.core.db.finish_in_thread`, for the hottest reads): the credential is read and checked in the
-# event loop, without the database, and `authenticate` loads the account inside the handler's trip.
+# (`app.core.db.read_in_thread`, for the hottest reads): the credential is read and checked in the event
+# loop, without the database, and `check_reader` checks the account inside the handler's trip.
 
 
 async def presented_credential(request: Request) -> Credential:
@@ -202,17 +203,19 @@ async def presented_credential(request: Request) -> Credential:
     return credential
 
 
-PresentedCredential = Annotated[Credential, Depends(presented_credential)]
+_ACCOUNT_ACTIVE = sa.select(User.is_active).where(User.id == sa.bindparam("user_id"))
 
 
-def authenticate(session: Session, request: Request, credential: Credential, scope: str) -> Actor:
-    """`current_actor` and `require_scope(scope)` in one call, for the handler's own thread."""
-    actor = load_actor(session, credential)
-    if actor is None:
-        raise NotAuthenticated()
-    _check_scope(actor, scope)
-    request.state.actor = actor
-    return actor
+def check_reader(session: Session, credential: Credential, scope: str) -> None:
+    """`current_actor` and `require_scope(scope)` for a handler that reads what every account may read
+    and so needs no `Actor`: a person's account must exist and be active, read with one Core statement
+    (an ORM load of the whole account cost as much as the rest of the list's database work, bench/api.py);
+    a service token takes `load_actor`'s path (revocation, expiry, its owner, its last use) and its
+    scopes are checked."""
+    if credential.secret is not None:
+        _check_scope(_actor_from_service_token(session, credential.secret), scope)
+    elif not session.connection().execute(_ACCOUNT_ACTIVE, {"user_id": credential.user_id}).scalar():
+        raise NotAuthenticated("Account unknown or disabled.")
 
 
 def require_person():  # noqa: ANN201

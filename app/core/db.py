@@ -8,7 +8,7 @@ import functools
 import json
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -184,36 +184,41 @@ def set_engine(engine: Engine | None) -> None:
     _engine = engine
 
 
-def unit_of_work(session: Session) -> Iterator[Session]:
-    """Commit when the handler returns, roll back when it raises.
+_session_factory: Callable[[], Session] | None = None
+
+
+def new_session() -> Session:
+    """A request's session: the one place they are made (on the app's engine; tests bind them to their
+    own transaction with `set_session_factory`)."""
+    if _session_factory is not None:
+        return _session_factory()
+    return Session(get_engine(), expire_on_commit=False)
+
+
+def set_session_factory(factory: Callable[[], Session] | None) -> None:
+    global _session_factory
+    _session_factory = factory
+
+
+def _finish(session: Session, ok: bool) -> None:
+    """End the unit of work: commit when the handler returned, roll back when it raised.
 
     On an error the loaded objects are detached first: a rollback would expire them, and the error
     page still renders them (the actor's user in the page header) after the session is gone, which
     would turn every 403/404 page of a logged-in user into a 500 (DetachedInstanceError).
     """
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.expunge_all()
-        session.rollback()
-        raise
-
-
-def _finish(session: Session, ok: bool) -> None:
-    session.info["finished"] = True
-    try:
         if ok:
             session.commit()
         else:
-            session.expunge_all()  # see unit_of_work
+            session.expunge_all()
             session.rollback()
     finally:
         session.close()
 
 
-def _work_and_finish(session: Session, work: Callable[[Session], T], read_only: bool) -> T:
-    if read_only and isinstance(session.bind, Engine) and session.bind.dialect.name != "sqlite":
+def _read_and_finish(session: Session, work: Callable[[Session], T]) -> T:
+    if isinstance(session.bind, Engine) and session.bind.dialect.name != "sqlite":
         # Each statement its own transaction: no BEGIN and COMMIT round trips (SQLite has none to save).
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     try:
@@ -225,18 +230,21 @@ def _work_and_finish(session: Session, work: Callable[[Session], T], read_only: 
     return result
 
 
-async def finish_in_thread(session: Session, work: Callable[[Session], T], *, read_only: bool = False) -> T:
-    """Run `work(session)` and end the unit of work (commit, or roll back if it raises) in one trip to
-    the thread pool, for `async def` handlers on hot paths.
+async def read_in_thread(work: Callable[[Session], T]) -> T:
+    """A whole read-only unit of work for an `async def` handler on a hot path, without `SessionDep`:
+    a database slot, a new session, `work(session)` and the end of the unit of work (commit, or roll
+    back if it raises) in one trip to the thread pool.
 
     A plain `def` handler takes three trips (resolving the caller, the handler, the commit), each a
-    hand-over between threads that cost more CPU than a small query; with `authenticate` (app/auth/deps.py)
-    for the caller, this is one. `get_session` then has nothing left to do.
+    hand-over between threads that cost more CPU than a small query, and FastAPI's dependency solving for
+    the session and the query model cost as much again (bench/api.py). With the credential read in the
+    event loop and the account checked inside `work` (`app.auth.deps.check_reader`), this is one trip.
 
-    `read_only`: `work` only reads (it may still record a token's last use), so on PostgreSQL each
-    statement runs in autocommit mode. A test session that joins an outer transaction keeps it.
+    `work` only reads (it may still record a service token's last use), so on PostgreSQL each statement
+    runs in autocommit mode. A test session that joins an outer transaction keeps it.
     """
-    return await run_in_threadpool(_work_and_finish, session, work, read_only)
+    async with database_slots():
+        return await run_in_threadpool(_read_and_finish, new_session(), work)
 
 
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
@@ -271,7 +279,7 @@ async def _whole_body(request: Request) -> None:
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """The unit of work of one request (see `unit_of_work`), inside one of the worker's database slots.
+    """The unit of work of one request (see `_finish`), inside one of the worker's database slots.
 
     An async dependency so that FastAPI does not hop to the thread pool to open the session (which does
     no I/O until its first query); the commit or rollback and the close run in the thread pool in one go.
@@ -279,19 +287,13 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """
     await _whole_body(request)
     async with database_slots():
-        session = Session(get_engine(), expire_on_commit=False)
+        session = new_session()
         try:
             yield session
         except BaseException:
-            await _finish_unless_done(session, False)
+            await run_in_threadpool(_finish, session, False)
             raise
-        await _finish_unless_done(session, True)
-
-
-async def _finish_unless_done(session: Session, ok: bool) -> None:
-    """`_finish` in the thread pool, unless the handler ended the unit of work itself (`finish_in_thread`)."""
-    if not session.info.get("finished"):
-        await run_in_threadpool(_finish, session, ok)
+        await run_in_threadpool(_finish, session, True)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

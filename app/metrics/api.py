@@ -22,7 +22,7 @@ from sqlmodel import Session
 from app.auth.deps import Actor, CurrentActor, require_scope
 from app.core.audit import AuditRead
 from app.core.config import get_settings
-from app.core.db import SessionDep, get_engine, utcnow
+from app.core.db import SessionDep, new_session, utcnow
 from app.core.errors import Forbidden, PayloadTooLarge, RuleViolation
 from app.core.etag import optional_version, required_version, set_etag
 from app.core.ids import Id
@@ -60,15 +60,6 @@ from app.metrics.series import (
     series_points,
     zone,
 )
-
-
-def export_sessions() -> Callable[[], Session]:
-    """Sessions for streamed exports: opened when the stream starts, closed after its last byte (the request's
-    own session is gone by then). Tests swap this dependency to share their transaction."""
-    return lambda: Session(get_engine(), expire_on_commit=False)
-
-
-ExportSessions = Annotated[Callable[[], Session], Depends(export_sessions)]
 
 OBSERVATIONS_PAGE_MAX = 10_000
 MAX_EXPORT_KPIS = 500
@@ -500,7 +491,7 @@ def get_series(
     200: {"content": {"text/csv": {"schema": {"type": "string"}, "example": _OBS_CSV},
                       PARQUET_MEDIA: {"schema": {"type": "string", "format": "binary"}}}}})
 def get_observations(
-    request: Request, response: Response, session: SessionDep, actor: CurrentActor, sessions: ExportSessions,
+    request: Request, response: Response, session: SessionDep, actor: CurrentActor,
     kpi: Annotated[list[str] | None, Query(description="KPI code(s); default: all KPIs",
                                            examples=["YH-LC01-ACT"])] = None,
     from_: Annotated[str | None, Query(alias="from", description="Date or ISO time, inclusive",
@@ -526,12 +517,13 @@ def get_observations(
         return ObservationPage(items=items, next_cursor=next_cursor)
     headers = {"Content-Disposition": f'inline; filename="observations.{format_.value}"'}
     media = CSV_MEDIA if format_ == ExportFormat.csv else PARQUET_MEDIA
-    return StreamingResponse(_stream(sessions, flt, format_), media_type=media, headers=headers)
+    return StreamingResponse(_stream(flt, format_), media_type=media, headers=headers)
 
 
-def _stream(sessions: Callable[[], Session], flt: export.ObservationFilter, format_: ExportFormat
-            ) -> Iterator[bytes]:
-    with sessions() as session:
+def _stream(flt: export.ObservationFilter, format_: ExportFormat) -> Iterator[bytes]:
+    # A session of its own: opened when the stream starts, closed after its last byte (the request's
+    # session is gone by then).
+    with new_session() as session:
         try:
             if format_ == ExportFormat.csv:
                 yield from export.csv_stream(export.export_chunks(session, flt), list(export.EXPORT_SCHEMA))

@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlmodel import Session
 
-from app.auth.deps import CurrentActor, PresentedCredential, authenticate, require_scope
+from app.auth.deps import CurrentActor, check_reader, presented_credential, require_scope
 from app.core.audit import AuditRead
 from app.core.config import get_settings
-from app.core.db import SessionDep, finish_in_thread
+from app.core.db import SessionDep, read_in_thread
 from app.core.etag import optional_version, required_version, set_etag
 from app.core.ids import Id
 from app.core.pagination import set_link_header
+from app.core.query import parse_query, query_parameters
 from app.processes import service
 from app.processes.models import Process, ProcessStatus
 from app.processes.schemas import ProcessCreate, ProcessListQuery, ProcessPage, ProcessRead, ProcessUpdate
@@ -29,23 +28,27 @@ def _one(session: Session, response: Response, process: Process) -> ProcessRead:
     return service.to_read(session, [process])[0]
 
 
-@router.get("", response_model=ProcessPage)
-async def list_processes(
-    request: Request, session: SessionDep, credential: PresentedCredential,
-    query: Annotated[ProcessListQuery, Query()],
-) -> Response:
-    """Processes, filtered and sorted, one keyset page at a time (`next_cursor` and `Link: rel=next`)."""
-    # The hottest read (BI tools poll it): all its database work, the caller's account included, runs in
-    # one thread-pool trip, and the page is serialised once, from the query's rows (bench/api.py).
+@router.get("", response_model=ProcessPage, openapi_extra=query_parameters(ProcessListQuery),
+            responses={403: {"description": "The service token lacks the `read` scope"},
+                       422: {"description": "A query parameter is not valid (`errors[]` names it)"}})
+async def list_processes(request: Request) -> Response:
+    """Processes, filtered and sorted, one keyset page at a time (`next_cursor` and `Link: rel=next`).
+    Any account may list; service tokens need the `read` scope."""
+    # The hottest read (BI tools poll it), so it declares no FastAPI parameters (solving them cost as much
+    # as the rest of the request): it reads its query and credential itself, does all its database work,
+    # the account check included, in one thread-pool trip, and serialises the page once, from the query's
+    # rows (bench/api.py).
+    query = parse_query(request, ProcessListQuery)
+    credential = await presented_credential(request)
     flt = service.ProcessFilter(status=query.status, department=query.department, q=query.q or None,
                                 sort=query.sort)
     limit = min(query.limit, get_settings().page_size_max)
 
     def page(session: Session) -> tuple[list[dict], str | None]:
-        authenticate(session, request, credential, "read")
+        check_reader(session, credential, "read")
         return service.list_processes(session, flt, limit=limit, cursor=query.cursor)
 
-    items, next_cursor = await finish_in_thread(session, page, read_only=True)
+    items, next_cursor = await read_in_thread(page)
     answer = Response(service.page_json(items, next_cursor), media_type="application/json")
     set_link_header(request, answer, next_cursor)
     return answer

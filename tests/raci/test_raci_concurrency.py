@@ -20,6 +20,7 @@ from tests.helpers import wait_until_blocked
 from tests.initiatives.factories import InitiativeFactory
 
 
+@pytest.mark.usefixtures("committed_departments_removed")
 def test_concurrent_clicks_on_one_cell_are_both_kept(backend, engine):
     if backend != "postgresql":
         pytest.skip("needs concurrent transactions (SQLite has a single writer)")
