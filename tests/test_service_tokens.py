@@ -110,6 +110,27 @@ def test_last_used_at_is_recorded(client, admin_headers, session):
     assert before - timedelta(seconds=1) <= used_at <= after + timedelta(seconds=1)
 
 
+@pytest.mark.parametrize("path", ["/api/v1/processes", "/api/v1/departments"])
+def test_last_use_is_written_at_most_once_a_minute(client, admin_headers, session, path):
+    """The list checks tokens itself (`check_reader`), other endpoints through `load_actor`: the same rule."""
+    body = create(client, admin_headers, scopes=["read"]).json()
+
+    def used_at(ago: timedelta | None = None) -> datetime | None:
+        if ago is not None:
+            session.execute(sa.update(ServiceToken).where(ServiceToken.id == body["id"])
+                            .values(last_used_at=datetime.now(UTC) - ago))
+            session.flush()
+        session.expire_all()
+        return session.get(ServiceToken, body["id"]).last_used_at
+
+    recent = used_at(timedelta(seconds=30))
+    assert client.get(path, headers=auth(body["token"])).status_code == 200
+    assert used_at() == recent  # within the minute: not written again
+    stale = used_at(timedelta(minutes=2))
+    assert client.get(path, headers=auth(body["token"])).status_code == 200
+    assert datetime.now(UTC) - used_at() < timedelta(seconds=30) < datetime.now(UTC) - stale
+
+
 def test_unknown_token_is_refused(client):
     assert_401(client.get("/api/v1/processes", headers=auth("pco_" + "x" * 43)))
     assert_401(client.get("/api/v1/processes", headers=auth("pco_")))

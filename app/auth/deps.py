@@ -7,7 +7,7 @@ form field `csrf_token` for plain forms); Bearer requests are exempt.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -105,17 +105,29 @@ def read_credential(request: Request) -> Credential | None:
         return None
 
 
-def _actor_from_service_token(session: Session, secret: str) -> Actor:
-    token = session.exec(
-        select(ServiceToken).where(ServiceToken.token_hash == hash_service_token(secret))
-    ).first()
-    now = utcnow()
-    if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
+def _check_token(revoked_at: datetime | None, expires_at: datetime | None, owner_active: bool,
+                 now: datetime) -> None:
+    if revoked_at is not None or (expires_at is not None and expires_at <= now):
         raise NotAuthenticated("Invalid, expired or revoked service token.")
-    user = session.get(User, token.created_by_id)
-    if user is None or not user.is_active:
+    if not owner_active:
         raise NotAuthenticated("The service token's owner is disabled.")
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_GRANULARITY:
+
+
+def _last_use_due(last_used_at: datetime | None, now: datetime) -> bool:
+    return last_used_at is None or now - last_used_at >= LAST_USED_GRANULARITY
+
+
+def _actor_from_service_token(session: Session, secret: str) -> Actor:
+    found = session.exec(
+        select(ServiceToken, User).join(User, User.id == ServiceToken.created_by_id)
+        .where(ServiceToken.token_hash == hash_service_token(secret))
+    ).first()
+    if found is None:
+        raise NotAuthenticated("Invalid, expired or revoked service token.")
+    token, user = found
+    now = utcnow()
+    _check_token(token.revoked_at, token.expires_at, user.is_active, now)
+    if _last_use_due(token.last_used_at, now):
         token.last_used_at = now
         session.add(token)
     return Actor(user=user, via="service_token", scopes=frozenset(token.scopes), token=token)
@@ -176,8 +188,8 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
 
 
-def _check_scope(actor: Actor, scope: str) -> None:
-    if not actor.has_scope(scope):
+def _check_scope(scopes: frozenset[str] | list[str], scope: str) -> None:
+    if scope not in scopes:
         raise Forbidden(f"This token lacks the `{scope}` scope.")
 
 
@@ -185,7 +197,7 @@ def require_scope(scope: str):  # noqa: ANN201
     """Route dependency: the caller's credential must carry `scope` (people carry all scopes)."""
 
     async def check(actor: CurrentActor) -> None:  # async: no thread-pool hop for a set lookup
-        _check_scope(actor, scope)
+        _check_scope(actor.scopes, scope)
 
     return Depends(check)
 
@@ -204,18 +216,35 @@ async def presented_credential(request: Request) -> Credential:
 
 
 _ACCOUNT_ACTIVE = sa.select(User.is_active).where(User.id == sa.bindparam("user_id"))
+_TOKEN_STATE = (
+    sa.select(ServiceToken.id, ServiceToken.scopes, ServiceToken.revoked_at, ServiceToken.expires_at,
+              ServiceToken.last_used_at, User.is_active)
+    .join_from(ServiceToken, User, User.id == ServiceToken.created_by_id)
+    .where(ServiceToken.token_hash == sa.bindparam("token_hash"))
+)
+_TOKEN_USED = (sa.update(ServiceToken).where(ServiceToken.id == sa.bindparam("token_id"))
+               .values(last_used_at=sa.bindparam("now")))
 
 
 def check_reader(session: Session, credential: Credential, scope: str) -> None:
-    """`current_actor` and `require_scope(scope)` for a handler that reads what every account may read
-    and so needs no `Actor`: a person's account must exist and be active, read with one Core statement
-    (an ORM load of the whole account cost as much as the rest of the list's database work, bench/api.py);
-    a service token takes `load_actor`'s path (revocation, expiry, its owner, its last use) and its
-    scopes are checked."""
-    if credential.secret is not None:
-        _check_scope(_actor_from_service_token(session, credential.secret), scope)
-    elif not session.connection().execute(_ACCOUNT_ACTIVE, {"user_id": credential.user_id}).scalar():
-        raise NotAuthenticated("Account unknown or disabled.")
+    """`current_actor` and `require_scope(scope)` for a handler that reads what every account may read,
+    and so needs no `Actor`, with the same rules in Core statements (loading the account and the token as
+    ORM objects cost as much as the rest of the list's database work, bench/api.py): a person's account
+    must exist and be active; a service token must be known, unrevoked, unexpired, its owner active and
+    `scope` among its scopes, and its last use is recorded as `load_actor` does."""
+    connection = session.connection()
+    if credential.secret is None:
+        if not connection.execute(_ACCOUNT_ACTIVE, {"user_id": credential.user_id}).scalar():
+            raise NotAuthenticated("Account unknown or disabled.")
+        return
+    token = connection.execute(_TOKEN_STATE, {"token_hash": hash_service_token(credential.secret)}).first()
+    if token is None:
+        raise NotAuthenticated("Invalid, expired or revoked service token.")
+    now = utcnow()
+    _check_token(token.revoked_at, token.expires_at, token.is_active, now)
+    _check_scope(token.scopes, scope)
+    if _last_use_due(token.last_used_at, now):
+        connection.execute(_TOKEN_USED, {"token_id": token.id, "now": now})
 
 
 def require_person():  # noqa: ANN201
