@@ -12,10 +12,11 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from app.auth.models import ServiceToken
-from app.core.db import SessionDep, utcnow
+from app.core.db import SessionDep, best_effort, utcnow
 from app.core.errors import Forbidden, NotAuthenticated
 from app.core.security import (
     SERVICE_TOKEN_PREFIX,
@@ -105,6 +106,10 @@ def read_credential(request: Request) -> Credential | None:
         return None
 
 
+_TOKEN_USED = (sa.update(ServiceToken).where(ServiceToken.id == sa.bindparam("token_id"))
+               .values(last_used_at=sa.bindparam("now")))
+
+
 def _check_token(revoked_at: datetime | None, expires_at: datetime | None, owner_active: bool,
                  now: datetime) -> None:
     if revoked_at is not None or (expires_at is not None and expires_at <= now):
@@ -128,8 +133,9 @@ def _actor_from_service_token(session: Session, secret: str) -> Actor:
     now = utcnow()
     _check_token(token.revoked_at, token.expires_at, user.is_active, now)
     if _last_use_due(token.last_used_at, now):
-        token.last_used_at = now
-        session.add(token)
+        with best_effort(session):  # a read request must not fail over it (SQLite, see app.core.db)
+            session.connection().execute(_TOKEN_USED, {"token_id": token.id, "now": now})
+        set_committed_value(token, "last_used_at", now)
     return Actor(user=user, via="service_token", scopes=frozenset(token.scopes), token=token)
 
 
@@ -222,8 +228,6 @@ _TOKEN_STATE = (
     .join_from(ServiceToken, User, User.id == ServiceToken.created_by_id)
     .where(ServiceToken.token_hash == sa.bindparam("token_hash"))
 )
-_TOKEN_USED = (sa.update(ServiceToken).where(ServiceToken.id == sa.bindparam("token_id"))
-               .values(last_used_at=sa.bindparam("now")))
 
 
 def check_reader(session: Session, credential: Credential, scope: str) -> None:

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import functools
 import json
+import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -75,6 +76,7 @@ JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 _engine: Engine | None = None
 T = TypeVar("T")
+log = logging.getLogger("procopt")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
@@ -90,7 +92,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    """`BEGIN`, or what the connection's `sqlite_begin` execution option says: "IMMEDIATE" for units of
+    work that write, None for read-only ones (each statement then commits on its own).
+
+    In WAL mode a transaction that began by reading cannot start writing once another connection has
+    committed after its first read: SQLite refuses at once ("database is locked", SQLITE_BUSY_SNAPSHOT;
+    the busy timeout does not apply). So a unit of work that will write takes the write lock when it
+    begins (`BEGIN IMMEDIATE`, waiting up to the busy timeout), and writes that a read makes on the side
+    go through `best_effort`."""
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    if mode is not None:
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 NUL = "\x00"
@@ -187,12 +199,30 @@ def set_engine(engine: Engine | None) -> None:
 _session_factory: Callable[[], Session] | None = None
 
 
-def new_session() -> Session:
+def new_session(*, writes: bool = False) -> Session:
     """A request's session: the one place they are made (on the app's engine; tests bind them to their
-    own transaction with `set_session_factory`)."""
+    own transaction with `set_session_factory`). `writes`: the unit of work is expected to write (an
+    unsafe method), so on SQLite it takes the write lock when it begins (see `_sqlite_begin`)."""
     if _session_factory is not None:
         return _session_factory()
-    return Session(get_engine(), expire_on_commit=False)
+    engine = get_engine()
+    if writes and engine.dialect.name == "sqlite":
+        return Session(engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
+    return Session(engine, expire_on_commit=False)
+
+
+@contextlib.contextmanager
+def best_effort(session: Session) -> Iterator[None]:
+    """Writes that a read makes on the side and can do without (a cache, a token's last use): inside a
+    savepoint, and skipped when SQLite refuses them because another connection wrote since the read
+    began (see `_sqlite_begin`); the read goes on. Anything else still raises."""
+    try:
+        with session.begin_nested():
+            yield
+    except sa.exc.OperationalError as exc:
+        if session.get_bind().dialect.name != "sqlite" or "database is locked" not in str(exc.orig):
+            raise
+        log.info("skipped a side write: another connection holds or moved the SQLite database (%s)", exc.orig)
 
 
 def set_session_factory(factory: Callable[[], Session] | None) -> None:
@@ -218,9 +248,11 @@ def _finish(session: Session, ok: bool) -> None:
 
 
 def _read_and_finish(session: Session, work: Callable[[Session], T]) -> T:
-    if isinstance(session.bind, Engine) and session.bind.dialect.name != "sqlite":
-        # Each statement its own transaction: no BEGIN and COMMIT round trips (SQLite has none to save).
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    if isinstance(session.bind, Engine):
+        # Each statement its own transaction: on PostgreSQL no BEGIN and COMMIT round trips; on SQLite a
+        # side write (a token's last use) is a transaction of its own, never refused (`_sqlite_begin`).
+        sqlite = session.bind.dialect.name == "sqlite"
+        session.connection(execution_options={"sqlite_begin": None} if sqlite else {"isolation_level": "AUTOCOMMIT"})
     try:
         result = work(session)
     except BaseException:
@@ -287,7 +319,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """
     await _whole_body(request)
     async with database_slots():
-        session = new_session()
+        session = new_session(writes=request.method not in ("GET", "HEAD", "OPTIONS"))
         try:
             yield session
         except BaseException:

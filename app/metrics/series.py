@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
-from app.core.db import utcnow
+from app.core.db import best_effort, utcnow
 from app.core.errors import RuleViolation
 from app.metrics import aggregate
 from app.metrics.models import Grain, Kpi, KpiPeriodCache, Observation, ObservationBatch
@@ -267,9 +267,11 @@ def _store_cache(session: Session, computed: pl.DataFrame, missing: dict[int, li
                          "computed_at": now, **stats})
     dialect = session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(KpiPeriodCache)
-    # A concurrent reader may have cached the same periods: theirs are as good as ours.
-    for i in range(0, len(rows), 1000):
-        session.execute(insert.on_conflict_do_nothing(), rows[i:i + 1000])
+    # A concurrent reader may have cached the same periods: theirs are as good as ours. A read that cannot
+    # write its cache (SQLite, another connection wrote meanwhile) answers all the same.
+    with best_effort(session):
+        for i in range(0, len(rows), 1000):
+            session.execute(insert.on_conflict_do_nothing(), rows[i:i + 1000])
 
 
 def invalidate_cache(session: Session, ranges: dict[int, tuple[datetime, datetime]]) -> None:

@@ -1,0 +1,120 @@
+"""SQLite with several connections (workers, threads): a unit of work that writes takes the write lock when
+it begins, read-only units write on the side in transactions of their own, and `best_effort` skips a side
+write that SQLite refuses. Without this, concurrent posts on two workers failed with "database is locked"
+(SQLITE_BUSY_SNAPSHOT: a transaction that began by reading cannot write once another connection has
+committed), and so did a service token's last use on reads."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from app.core import db as core_db
+from app.core.migrate import upgrade
+from tests.factories import Factory
+
+
+@pytest.fixture
+def own_sqlite(tmp_path: Path) -> Iterator[tuple[sa.Engine, Path]]:
+    """The app pointed at a SQLite file of its own (no test transaction around it)."""
+    path = tmp_path / "locking.db"
+    upgrade(f"sqlite:///{path}")
+    engine, previous = core_db.make_engine(f"sqlite:///{path}"), core_db._engine
+    core_db.set_engine(engine)
+    with Session(engine) as s:
+        Factory(s).departments()
+        s.commit()
+    try:
+        yield engine, path
+    finally:
+        core_db.set_engine(previous)
+        engine.dispose()
+
+
+def _other_writer(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
+    return sqlite3.connect(path, timeout=timeout, isolation_level=None)
+
+
+def _rename(conn: sqlite3.Connection, name: str) -> None:
+    conn.execute("UPDATE departments SET name_en = ? WHERE code = 'legal'", (name,))
+
+
+def _legal(session: Session) -> str:
+    return session.execute(sa.text("SELECT name_en FROM departments WHERE code = 'legal'")).scalar_one()
+
+
+def test_a_unit_of_work_that_writes_holds_the_lock_from_its_first_statement(own_sqlite):
+    _, path = own_sqlite
+    writer = core_db.new_session(writes=True)
+    try:
+        _legal(writer)  # a read, and already the write lock
+        other = _other_writer(path, timeout=0)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            _rename(other, "blocked")
+        writer.execute(sa.text("UPDATE departments SET name_en = 'by the writer' WHERE code = 'legal'"))
+        writer.commit()
+        _rename(other, "after the writer")  # free again
+        other.close()
+    finally:
+        writer.close()
+
+
+def test_a_read_unit_of_work_does_not_lock_out_writers(own_sqlite):
+    _, path = own_sqlite
+    reader = core_db.new_session()
+    try:
+        _legal(reader)
+        other = _other_writer(path, timeout=0)
+        _rename(other, "written while read")
+        other.close()
+    finally:
+        reader.close()
+
+
+def test_best_effort_skips_the_side_write_sqlite_refuses_and_the_read_goes_on(own_sqlite):
+    _, path = own_sqlite
+    reader = core_db.new_session()
+    try:
+        before = _legal(reader)
+        other = _other_writer(path)
+        _rename(other, "moved on")  # committed after the reader's first read
+        other.close()
+        with core_db.best_effort(reader):
+            reader.execute(sa.text("UPDATE departments SET name_en = 'side write' WHERE code = 'legal'"))
+        assert _legal(reader) == before  # its snapshot, unchanged
+        reader.commit()
+    finally:
+        reader.close()
+    with core_db.new_session() as fresh:
+        assert _legal(fresh) == "moved on"
+
+
+def test_best_effort_raises_anything_else(own_sqlite):
+    with core_db.new_session() as session:
+        with pytest.raises(sa.exc.OperationalError, match="no such table"), core_db.best_effort(session):
+            session.execute(sa.text("UPDATE no_such_table SET x = 1"))
+        with pytest.raises(sa.exc.IntegrityError), core_db.best_effort(session):
+            session.execute(sa.text("INSERT INTO departments (code, name_en, name_zh) VALUES ('legal', 'x', 'x')"))
+
+
+def test_a_read_only_unit_writes_on_the_side_after_another_commit(own_sqlite):
+    """`read_in_thread`'s units (the process list) run each statement on its own: a service token's last
+    use is written even when another connection committed since the unit's first read."""
+    _, path = own_sqlite
+
+    def work(session: Session) -> None:
+        _legal(session)
+        other = _other_writer(path)
+        _rename(other, "moved on")
+        other.close()
+        session.connection().execute(sa.text("UPDATE departments SET name_zh = '已写' WHERE code = 'legal'"))
+
+    core_db._read_and_finish(core_db.new_session(), work)
+    with core_db.new_session() as fresh:
+        row = fresh.execute(sa.text("SELECT name_en, name_zh FROM departments WHERE code = 'legal'")).one()
+    assert tuple(row) == ("moved on", "已写")
