@@ -12,10 +12,12 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from app.core.audit import AuditRecord
+from app.metrics.models import Observation
 from app.processes.models import Process
 from app.users.models import Role
 from tests.helpers import assert_problem, fast_hashing  # noqa: F401 - a fixture
 from tests.initiatives.factories import InitiativeFactory
+from tests.metrics.helpers import bearer_token, make_kpi
 from tests.test_process_pages import FORM, HTMX, login
 
 NUL_TEXT = "Sign\x00up"
@@ -79,3 +81,44 @@ def test_an_import_with_nul_is_refused_whole(client, factory):
     problem = assert_problem(r, 422)
     assert problem["errors"][0]["row"] == 2 and "NUL" in problem["errors"][0]["message"], problem
     assert client.get("/api/v1/event-logs", headers=auth).json()["items"] == []
+
+
+def test_a_survey_import_with_nul_names_the_row_and_column(client, factory):
+    team = InitiativeFactory(factory.session, factory).team()
+    auth = factory.bearer(team.leader)
+    url = f"/api/v1/initiatives/{team.initiative.id}/survey"
+    table = ("Current step,Step type,Responsible department,Minutes,Systems used\n"
+             "Fill in form,activity,operations,5,CRM\n"
+             "Review,activity,operations,30,C\x00RM\n")
+    r = client.post(f"{url}/import", files={"file": ("table1.csv", table.encode())}, headers=auth)
+    problem = assert_problem(r, 422)
+    assert [(e["row"], e["column"]) for e in problem["errors"]] == [(3, "Systems used")], problem
+    assert "NUL" in problem["errors"][0]["message"]
+    assert client.get(f"{url}/steps", headers=auth).json()["items"] == []
+
+
+def test_a_raci_import_with_nul_names_the_row(client, factory):
+    team = InitiativeFactory(factory.session, factory).team()
+    auth = factory.bearer(team.leader)
+    url = f"/api/v1/initiatives/{team.initiative.id}/raci"
+    before = client.get(url, headers=auth).json()
+    for content, where in (("Activity,Ops\x00lead\nReview,R\n", (1, "")),
+                           ("Activity,Ops lead\nReview,A\nRe\x00view,R\n", (3, "Activity"))):
+        problem = assert_problem(client.post(f"{url}/import", files={"file": ("raci.csv", content.encode())},
+                                             headers=auth), 422)
+        assert [(e["row"], e["column"]) for e in problem["errors"]] == [where], problem
+        assert "NUL" in problem["errors"][0]["message"]
+    assert client.get(url, headers=auth).json() == before
+
+
+@pytest.mark.parametrize(("cells", "field"), [("A,cr\x00m", "source"), ("A\x00,crm", "labels.team")])
+def test_a_kpi_csv_with_nul_names_the_row_and_field(client, factory, session, cells, field):
+    kpi = make_kpi(session, factory.user(Role.admin))
+    session.flush()
+    data = f"kpi,ts,value,team,source\n{kpi.code},2025-03-03T09:30:00Z,1,A,crm\n{kpi.code},2025-03-03T09:31:00Z,2,{cells}\n"
+    r = client.post("/api/v1/observations/csv", content=data.encode(),
+                    headers={**bearer_token(factory, ["metrics:write"]), "Content-Type": "text/csv"})
+    problem = assert_problem(r, 422)
+    assert [(e["row"], e["line"], e["field"]) for e in problem["errors"]] == [(2, 3, field)], problem
+    assert "NUL" in problem["errors"][0]["message"]
+    assert session.exec(select(sa.func.count()).select_from(Observation)).one() == 0  # not even row 1

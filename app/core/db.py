@@ -108,6 +108,14 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 NUL = "\x00"
 
 
+def no_nul(text: str) -> str:
+    """A pydantic `AfterValidator` for text that arrives in bulk (rows of an import), so that the refusal
+    names the row and field instead of coming from `_refuse_nul` for the whole request."""
+    if NUL in text:
+        raise ValueError("contains the NUL character (U+0000), which cannot be stored")
+    return text
+
+
 def _nul_refused() -> RuleViolation:
     return RuleViolation(N_("Text must not contain the NUL character (U+0000)."))
 

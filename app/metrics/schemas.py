@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -16,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.core.db import no_nul
 from app.core.ids import Id
 from app.metrics.models import (
     Aggregation,
@@ -31,7 +33,7 @@ MAX_BATCH_ROWS = 10_000
 MAX_LABELS = 10
 
 LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN)]
-LabelValue = Annotated[str, StringConstraints(max_length=100)]
+LabelValue = Annotated[str, StringConstraints(max_length=100), AfterValidator(no_nul)]
 
 
 class KpiCreate(BaseModel):
@@ -119,7 +121,8 @@ class ObservationIn(BaseModel):
     labels: dict[LabelKey, LabelValue] | None = Field(
         None, max_length=MAX_LABELS, description="Up to 10 labels for breakdowns (team, department, channel).",
         examples=[{"team": "A", "channel": "app"}])
-    source: str | None = Field(None, max_length=100, description="Defaults to the batch's source.")
+    source: Annotated[str, AfterValidator(no_nul)] | None = Field(None, max_length=100,
+                                                                  description="Defaults to the batch's source.")
 
     @field_validator("ts")
     @classmethod

@@ -308,7 +308,8 @@ def parse(rows: list[list[Any]], departments: Iterable[Department]) -> ParsedTab
         return _text(header_row[columns[key]]) if key in columns else key
 
     for number, row in data_rows:
-        errors: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = [_error(number, title(key), NUL_IN_CELL)
+                                        for key in columns if "\x00" in _text(cell(row, key))]
         kind_text = _text(cell(row, "kind"))
         kind = KINDS.get(_norm(kind_text), None) if kind_text else StepKind.activity
         if kind is None:
@@ -350,6 +351,9 @@ def parse(rows: list[list[Any]], departments: Iterable[Department]) -> ParsedTab
                 result.rows.append((number, step))
         result.errors.extend(errors)
     return result
+
+
+NUL_IN_CELL = "The cell contains the NUL character (U+0000), which cannot be stored."
 
 
 def _error(row: int, column: str | None, message: str) -> dict[str, Any]:
