@@ -14,8 +14,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from app.auth.deps import Credential, load_actor
 from app.core import db as core_db
 from app.core.migrate import upgrade
+from app.users.models import Role
 from tests.factories import Factory
 
 
@@ -118,3 +120,26 @@ def test_a_read_only_unit_writes_on_the_side_after_another_commit(own_sqlite):
     with core_db.new_session() as fresh:
         row = fresh.execute(sa.text("SELECT name_en, name_zh FROM departments WHERE code = 'legal'")).one()
     assert tuple(row) == ("moved on", "已写")
+
+
+def test_the_account_check_of_a_writing_request_does_not_hold_the_lock(own_sqlite):
+    """The caller's account is read before the handler runs; the write lock is taken by the handler's first
+    statement, so what it does before that (reading an uploaded event log: seconds) blocks no other writer."""
+    engine, path = own_sqlite
+    with Session(engine, expire_on_commit=False) as s:
+        user = Factory(s).user(Role.member)
+        s.commit()
+    writer = core_db.new_session(writes=True)
+    try:
+        actor = load_actor(writer, Credential(via="bearer", user_id=user.id, session_id="s"))
+        core_db.end_read(writer)
+        other = _other_writer(path, timeout=0)
+        _rename(other, "while the handler parses")  # not blocked
+        _legal(writer)  # the handler's first statement: the lock again
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            _rename(other, "blocked")
+        other.close()
+        assert actor.user.email == user.email  # still loaded
+        writer.commit()
+    finally:
+        writer.close()

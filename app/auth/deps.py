@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from app.auth.models import ServiceToken
-from app.core.db import SessionDep, best_effort, utcnow
+from app.core.db import SessionDep, best_effort, end_read, utcnow
 from app.core.errors import Forbidden, NotAuthenticated
 from app.core.security import (
     SERVICE_TOKEN_PREFIX,
@@ -172,7 +172,9 @@ async def _check_csrf_of_cookie(request: Request, via: str, session_id: str | No
 def _resolve_actor(request: Request, session: SessionDep) -> Actor | None:
     """Database work runs here, in the threadpool (a sync dependency)."""
     credential = read_credential(request)
-    return None if credential is None else load_actor(session, credential)
+    actor = None if credential is None else load_actor(session, credential)
+    end_read(session)
+    return actor
 
 
 async def optional_actor(

@@ -215,8 +215,21 @@ def new_session(*, writes: bool = False) -> Session:
         return _session_factory()
     engine = get_engine()
     if writes and engine.dialect.name == "sqlite":
-        return Session(engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
+        session = Session(engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
+        session.info[SQLITE_WRITER] = True
+        return session
     return Session(engine, expire_on_commit=False)
+
+
+SQLITE_WRITER = "sqlite_writer"
+
+
+def end_read(session: Session) -> None:
+    """After the reads that come before a unit of work's own (the caller's account): on SQLite, a unit
+    that writes ends that transaction, so that the write lock is taken by its handler's first statement and
+    not held through what the handler does before (reading an upload). Elsewhere nothing to do."""
+    if session.info.get(SQLITE_WRITER):
+        session.commit()
 
 
 @contextlib.contextmanager

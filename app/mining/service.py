@@ -107,20 +107,6 @@ def import_log(
     settings = get_settings()
     if len(data) > settings.eventlog_max_bytes:
         raise PayloadTooLarge(f"The file is larger than {settings.eventlog_max_bytes} bytes.")
-    if session.get(Process, process_id) is None:
-        raise RuleViolation(
-            "Unknown process.",
-            errors=[
-                {
-                    "loc": ["body", "process_id"],
-                    "field": "process_id",
-                    "message": "unknown process",
-                    "type": "unknown",
-                }
-            ],
-        )
-    if initiative_id is not None:
-        _check_initiative(session, initiative_id, process_id, actor)
     if not data:
         raise RuleViolation(
             "The file is empty.",
@@ -146,6 +132,22 @@ def import_log(
     ).row(0, named=True)
     buffer = io.BytesIO()
     frame.write_parquet(buffer, compression="zstd", statistics=False)
+    # The database only now: on SQLite the unit of work holds the write lock from its first statement
+    # (app.core.db), and reading a large log takes seconds in which other writers would wait.
+    if session.get(Process, process_id) is None:
+        raise RuleViolation(
+            "Unknown process.",
+            errors=[
+                {
+                    "loc": ["body", "process_id"],
+                    "field": "process_id",
+                    "message": "unknown process",
+                    "type": "unknown",
+                }
+            ],
+        )
+    if initiative_id is not None:
+        _check_initiative(session, initiative_id, process_id, actor)
     log = EventLog(
         process_id=process_id,
         initiative_id=initiative_id,
