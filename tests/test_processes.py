@@ -616,6 +616,7 @@ def test_unauthenticated_is_401(client, method, path):
 
 def test_bad_bearer_is_401(client):
     assert_problem(client.get(API, headers={"Authorization": "Bearer nonsense"}), 401)
+    assert_problem(client.get(API, params={"limit": "0"}), 401)  # the caller before the query
     assert_problem(client.get(API, headers={"Authorization": "Bearer pco_unknown"}), 401)
 
 

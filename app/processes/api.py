@@ -38,8 +38,8 @@ async def list_processes(request: Request) -> Response:
     # as the rest of the request): it reads its query and credential itself, does all its database work,
     # the account check included, in one thread-pool trip, and serialises the page once, from the query's
     # rows (bench/api.py).
+    credential = await presented_credential(request)  # first: a stranger learns nothing from a 422
     query = parse_query(request, ProcessListQuery)
-    credential = await presented_credential(request)
     flt = service.ProcessFilter(status=query.status, department=query.department, q=query.q or None,
                                 sort=query.sort)
     limit = min(query.limit, get_settings().page_size_max)
