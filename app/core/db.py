@@ -205,6 +205,12 @@ def set_engine(engine: Engine | None) -> None:
 
 
 _session_factory: Callable[[], Session] | None = None
+SQLITE_WRITER = "sqlite_writer"  # session.info: a unit of work on SQLite that writes (see `new_session`)
+
+
+def set_session_factory(factory: Callable[[], Session] | None) -> None:
+    global _session_factory
+    _session_factory = factory
 
 
 def new_session(*, writes: bool = False) -> Session:
@@ -219,9 +225,6 @@ def new_session(*, writes: bool = False) -> Session:
         session.info[SQLITE_WRITER] = True
         return session
     return Session(engine, expire_on_commit=False)
-
-
-SQLITE_WRITER = "sqlite_writer"
 
 
 def end_read(session: Session) -> None:
@@ -244,11 +247,6 @@ def best_effort(session: Session) -> Iterator[None]:
         if session.get_bind().dialect.name != "sqlite" or "database is locked" not in str(exc.orig):
             raise
         log.info("skipped a side write: another connection holds or moved the SQLite database (%s)", exc.orig)
-
-
-def set_session_factory(factory: Callable[[], Session] | None) -> None:
-    global _session_factory
-    _session_factory = factory
 
 
 def _finish(session: Session, ok: bool) -> None:
