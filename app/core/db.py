@@ -108,11 +108,15 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 NUL = "\x00"
 
 
+# What an import says of a cell or field with NUL, beside its row (`no_nul`, the readers of imports).
+NUL_MESSAGE = "contains the NUL character (U+0000), which cannot be stored"
+
+
 def no_nul(text: str) -> str:
     """A pydantic `AfterValidator` for text that arrives in bulk (rows of an import), so that the refusal
     names the row and field instead of coming from `_refuse_nul` for the whole request."""
     if NUL in text:
-        raise ValueError("contains the NUL character (U+0000), which cannot be stored")
+        raise ValueError(NUL_MESSAGE)
     return text
 
 

@@ -19,7 +19,7 @@ BIGINT_MAX = 2**63 - 1
 Id = Annotated[int, Interval(ge=1, le=INT_MAX)]
 BigId = Annotated[int, Interval(ge=1, le=BIGINT_MAX)]
 # A 1-based place in a list (survey steps, RACI roles and activities); past the end means last.
-Position = Annotated[int, Interval(ge=1, le=INT_MAX)]
+Position = Id
 
 
 def parse_id(text: str) -> int | None:

@@ -11,6 +11,7 @@ from app.core.db import SessionDep
 from app.core.errors import PayloadTooLarge, RuleViolation
 from app.core.ids import Id
 from app.core.pagination import set_link_header
+from app.initiatives.common import rule
 from app.mining import readers, service
 from app.mining.models import LogFormat
 from app.mining.schemas import Analysis, EventLogPage, EventLogRead, StepComparison, StepLinksUpdate
@@ -72,17 +73,7 @@ def options_from(
             resource_column or None,
         )
     if delimiter is not None and delimiter not in ("", ",", ";", "\t", "|"):
-        raise RuleViolation(
-            "delimiter must be one of , ; | or a tab.",
-            errors=[
-                {
-                    "loc": ["body", "delimiter"],
-                    "field": "delimiter",
-                    "message": "unsupported delimiter",
-                    "type": "value_error",
-                }
-            ],
-        )
+        raise rule("delimiter must be one of , ; | or a tab.", "delimiter", message="unsupported delimiter")
     return service.ImportOptions(
         fmt=fmt, mapping=mapping, delimiter=delimiter or None, timezone=timezone or None
     )

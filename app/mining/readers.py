@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
+from app.core.db import NUL, NUL_MESSAGE
+
 MAX_PROBLEMS = 50
 UTC_US = pl.Datetime("us", "UTC")
 DELIMITERS = (",", ";", "\t", "|")
@@ -284,7 +286,7 @@ def _blank(s: pl.Series) -> pl.Series:
 
 def _nul(s: pl.Series) -> pl.Series:
     """Text with NUL, which no database column takes (app.core.db refuses it)."""
-    return s.str.contains("\x00", literal=True).fill_null(False)
+    return s.str.contains(NUL, literal=True).fill_null(False)
 
 
 def _row_errors(
@@ -303,8 +305,8 @@ def _row_errors(
 
 
 def _message(field: str, value: object, timezone: str) -> str:
-    if isinstance(value, str) and "\x00" in value:
-        return "contains the NUL character (U+0000)"
+    if isinstance(value, str) and NUL in value:
+        return NUL_MESSAGE
     if field in ("case_id", "activity"):
         return f"empty {'case id' if field == 'case_id' else 'activity'}"
     if value is None or (isinstance(value, str) and not value.strip()):

@@ -19,6 +19,7 @@ from app.core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Rule
 from app.core.ids import Id
 from app.core.pagination import Cursor, page_window
 from app.initiatives import service as initiatives
+from app.initiatives.common import rule
 from app.initiatives.models import Initiative
 from app.metrics import service as metrics
 from app.metrics.ingest import MAX_BATCH_ROWS, Row, ingest
@@ -108,18 +109,12 @@ def import_log(
     if len(data) > settings.eventlog_max_bytes:
         raise PayloadTooLarge(f"The file is larger than {settings.eventlog_max_bytes} bytes.")
     if not data:
-        raise RuleViolation(
-            "The file is empty.",
-            errors=[{"loc": ["body", "file"], "field": "file", "message": "empty file", "type": "empty"}],
-        )
+        raise rule("The file is empty.", "file", "empty", "empty file")
     fmt = options.fmt or detect_format(filename, data[:512])
     timezone = options.timezone or settings.business_timezone
     frame = _read(data, fmt, options, timezone)
     if frame.height == 0:
-        raise RuleViolation(
-            "The log holds no events.",
-            errors=[{"loc": ["body", "file"], "field": "file", "message": "no events", "type": "empty"}],
-        )
+        raise rule("The log holds no events.", "file", "empty", "no events")
     if frame.height > settings.eventlog_max_events:
         raise PayloadTooLarge(
             f"The log has {frame.height} events; the limit is {settings.eventlog_max_events}."
@@ -135,17 +130,7 @@ def import_log(
     # The database only now: on SQLite the unit of work holds the write lock from its first statement
     # (app.core.db), and reading a large log takes seconds in which other writers would wait.
     if session.get(Process, process_id) is None:
-        raise RuleViolation(
-            "Unknown process.",
-            errors=[
-                {
-                    "loc": ["body", "process_id"],
-                    "field": "process_id",
-                    "message": "unknown process",
-                    "type": "unknown",
-                }
-            ],
-        )
+        raise rule("Unknown process.", "process_id", "unknown", "unknown process")
     if initiative_id is not None:
         _check_initiative(session, initiative_id, process_id, actor)
     log = EventLog(
@@ -175,9 +160,8 @@ def import_log(
 def _check_initiative(session: Session, initiative_id: int, process_id: int, actor: User) -> None:
     ini = session.get(Initiative, initiative_id)
     if ini is None or ini.process_id != process_id:
-        raise RuleViolation("The initiative must be one of this process's.",
-                            errors=[{"loc": ["body", "initiative_id"], "field": "initiative_id",
-                                     "message": "unknown initiative, or one of another process", "type": "unknown"}])
+        raise rule("The initiative must be one of this process's.", "initiative_id", "unknown",
+                   "unknown initiative, or one of another process")
     if not initiatives.can_edit(session, actor, ini):
         raise Forbidden("Only the initiative's team members and administrators may add logs to it.")
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.core.audit import record
-from app.core.db import NUL
+from app.core.db import NUL, NUL_MESSAGE
 from app.core.errors import Conflict, NotFound, RuleViolation
 from app.core.spreadsheets import csv_bytes, workbook_bytes, write_table
 from app.initiatives.common import field_error, rule
@@ -380,9 +380,6 @@ def to_xlsx(m: Matrix, lang: str) -> bytes:
     return workbook_bytes(wb)
 
 
-NUL_IN_NAME = "the name contains the NUL character (U+0000), which cannot be stored"
-
-
 def _import_error(row: int, column: str, message: str) -> dict[str, Any]:
     return {"loc": ["file", str(row), column], "field": "file", "row": row, "column": column,
             "message": message, "type": "value_error"}
@@ -411,7 +408,7 @@ def import_csv(session: Session, initiative_id: int, content: bytes, actor: User
         if not name or len(name) > 120:
             errors.append(_import_error(1, name, f"column {j}: a role needs a name of 1 to 120 characters"))
         elif NUL in name:
-            errors.append(_import_error(1, "", f"column {j}: {NUL_IN_NAME}"))
+            errors.append(_import_error(1, "", f"column {j}: the name {NUL_MESSAGE}"))
     if len(set(role_names)) != len(role_names):
         errors.append(_import_error(1, "", "a role is named twice"))
     parsed: list[tuple[str, list[str]]] = []
@@ -420,7 +417,7 @@ def import_csv(session: Session, initiative_id: int, content: bytes, actor: User
         if not name or len(name) > 200:
             errors.append(_import_error(i, header[0], "an activity needs a name of 1 to 200 characters"))
         elif NUL in name:
-            errors.append(_import_error(i, header[0], NUL_IN_NAME))
+            errors.append(_import_error(i, header[0], f"the name {NUL_MESSAGE}"))
         letters = []
         for j, role in enumerate(role_names, start=1):
             raw = row[j] if j < len(row) else ""

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from app.core.db import NUL, NUL_MESSAGE
 from app.core.spreadsheets import FORMULA_START, csv_bytes, workbook_bytes, write_table
 from app.departments.models import Department
 from app.survey.models import ProblemCategory, StepKind
@@ -308,8 +309,8 @@ def parse(rows: list[list[Any]], departments: Iterable[Department]) -> ParsedTab
         return _text(header_row[columns[key]]) if key in columns else key
 
     for number, row in data_rows:
-        errors: list[dict[str, Any]] = [_error(number, title(key), NUL_IN_CELL)
-                                        for key in columns if "\x00" in _text(cell(row, key))]
+        errors: list[dict[str, Any]] = [_error(number, title(key), f"The cell {NUL_MESSAGE}.")
+                                        for key in columns if NUL in _text(cell(row, key))]
         kind_text = _text(cell(row, "kind"))
         kind = KINDS.get(_norm(kind_text), None) if kind_text else StepKind.activity
         if kind is None:
@@ -351,9 +352,6 @@ def parse(rows: list[list[Any]], departments: Iterable[Department]) -> ParsedTab
                 result.rows.append((number, step))
         result.errors.extend(errors)
     return result
-
-
-NUL_IN_CELL = "The cell contains the NUL character (U+0000), which cannot be stored."
 
 
 def _error(row: int, column: str | None, message: str) -> dict[str, Any]:
