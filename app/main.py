@@ -10,23 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app import __version__
-from app import pages as shell_pages
-from app.auth import api as auth_api
-from app.auth import pages as auth_pages
+from app import __version__, routers
 from app.core import health, http_errors
 from app.core.config import PROJECT_ROOT, get_settings
 from app.core.middleware import CatchAll, SecurityHeaders
-from app.departments import api as departments_api
-from app.initiatives import routes as initiative_routes
-from app.metrics import api as metrics_api
-from app.metrics import pages as metrics_pages
-from app.mining import api as mining_api
-from app.mining import pages as mining_pages
-from app.processes import api as processes_api
-from app.processes import pages as processes_pages
-from app.users import api as users_api
-from app.users import pages as users_pages
 
 DESCRIPTION = """
 procopt runs process-optimization initiatives end to end: diagnose, root cause, design,
@@ -81,13 +68,8 @@ def create_app() -> FastAPI:
     app.add_middleware(CatchAll, handler=http_errors.unexpected)  # inside SecurityHeaders: 500s get headers
     app.add_middleware(SecurityHeaders)
 
-    for module in (processes_api, auth_api, users_api, departments_api, mining_api, metrics_api):
-        app.include_router(module.router, prefix="/api/v1")
-    app.include_router(initiative_routes.api_router, prefix="/api/v1")
+    app.include_router(routers.api_router)
     app.include_router(health.router)
-    for module in (shell_pages, auth_pages, processes_pages, users_pages, mining_pages, metrics_pages):
-        app.include_router(module.router,
-                           include_in_schema=False)
-    app.include_router(initiative_routes.pages_router, include_in_schema=False)
+    app.include_router(routers.pages_router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import event
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401 - registers every table on the metadata
+import app.domains  # noqa: F401 - registers every table on the metadata
 from app.core.config import get_settings
 from app.core.db import make_engine
 

@@ -23,7 +23,7 @@ from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401 - every table on the metadata
+import app.domains  # noqa: F401 - every table on the metadata
 from app.core import db as core_db
 from app.core.migrate import alembic_config, downgrade, upgrade
 

@@ -10,7 +10,7 @@ from app.auth.api import NO_STORE, client_address
 from app.auth.deps import COOKIE_NAME, CurrentActor, OptionalActor
 from app.auth.schemas import ServiceTokenCreate
 from app.core.config import get_settings
-from app.core.db import SessionDep
+from app.core.db import SessionDep, undo_on_error
 from app.core.errors import AppError, NotAuthenticated, TooManyRequests
 from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
@@ -90,9 +90,9 @@ def create_token(request: Request, session: SessionDep, actor: CurrentActor, for
     secret = None
     if data is not None:
         try:
-            _, secret = service.create_service_token(session, data, actor.user)
+            with undo_on_error(session):
+                _, secret = service.create_service_token(session, data, actor.user)
         except AppError as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
     tokens = service.list_service_tokens(session, actor.user)
     response = render(request, "auth/tokens.html",

@@ -285,6 +285,16 @@ def _read_and_finish(session: Session, work: Callable[[Session], T]) -> T:
     return result
 
 
+@contextlib.contextmanager
+def undo_on_error(session: Session) -> Iterator[None]:
+    """A page's service call: when it raises, what it wrote is undone at once (a savepoint), so the
+    handler can show the form again with its errors from the database as it was, and the error goes
+    on to the handler's `except`. The request's unit of work stays usable and commits what came before.
+    (The API needs no such step: its errors end the request, and the unit of work rolls back.)"""
+    with session.begin_nested():
+        yield
+
+
 async def read_in_thread(work: Callable[[Session], T]) -> T:
     """A whole read-only unit of work for an `async def` handler on a hot path, without `SessionDep`:
     a database slot, a new session, `work(session)` and the end of the unit of work (commit, or roll

@@ -125,3 +125,20 @@ def field_errors(pydantic_errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def field_error(field: str, message: str, type_: str = "value_error", loc: str = "body") -> dict[str, Any]:
+    """One `errors[]` entry of a rule a service checks itself (pydantic's own: `field_errors`)."""
+    return {"loc": [loc, *field.split(".")], "field": field, "message": message, "type": type_}
+
+
+def rule(detail: str, field: str, type_: str = "value_error", message: str | None = None) -> RuleViolation:
+    """A 422 naming one field."""
+    return RuleViolation(detail, errors=[field_error(field, message or detail, type_)])
+
+
+def no_nulls(changes: dict[str, Any], fields: tuple[str, ...]) -> None:
+    """PATCH: a field that may be left out may still not be sent as null."""
+    for key in fields:
+        if key in changes and changes[key] is None:
+            raise rule(f"{key} cannot be null.", key, "null", "may not be null")

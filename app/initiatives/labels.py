@@ -136,21 +136,6 @@ def register() -> None:
     for key, msgid in INITIATIVE_FLASH.items():
         FLASH.setdefault(key, msgid)
 
-# Phase-gate criteria: the API sends the English text with its parameters; pages translate the
-# same message id and fill the parameters in.
-GATE_MESSAGES: dict[str, str] = {
-    "survey_steps": N_("Record the current process in the survey (at least one step)."),
-    "research_records": N_("Record at least one interview, observation, questionnaire or data analysis."),
-    "problems_recorded": N_("Record at least one problem."),
-    "problems_scored": N_("Score impact and urgency of every open problem ({n} not scored)."),
-    "root_cause_found": N_("Identify at least one root cause (in a fishbone or a 5-Whys chain)."),
-    "do_first_planned": N_("Plan a countermeasure for every do-first problem ({n} without)."),
-    "last_phase": N_("Monitoring is the last phase; close the initiative when it is done."),
-    "initiative_active": N_("The initiative must be active (it is {status})."),
-}
-
-# Form messages for what the shared ones (app/core/forms.py) do not cover, by pydantic error type.
-
 # Fixed error details of these domains that reach pages (shown with `_(error.detail)`).
 ERROR_DETAILS = [
     N_("Only the initiative's team members and administrators may change its content."),

@@ -9,15 +9,14 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from app.auth.deps import CurrentActor
-from app.core.db import SessionDep
+from app.core.db import SessionDep, undo_on_error
 from app.core.errors import Conflict, Forbidden, PreconditionFailed, RuleViolation
-from app.core.forms import FormData, parse_form, service_errors
+from app.core.forms import FormData, number, parse_form, service_errors, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
 from app.core.templating import redirect, render
 from app.initiatives import service
-from app.initiatives.forms import number
-from app.initiatives.labels import GATE_MESSAGES
+from app.initiatives.gates import MESSAGES as GATE_MESSAGES
 from app.initiatives.models import PHASES, InitiativeStatus, Phase, ProjectRole, Trigger
 from app.initiatives.schemas import (
     AdvanceRequest,
@@ -36,13 +35,6 @@ PAGE_SIZE = 25
 
 def _gettext(request: Request):  # noqa: ANN202
     return gettext_for(negotiate(request))
-
-
-def _version(form: dict[str, Any]) -> int:
-    try:
-        return int(form.get("version", ""))
-    except (TypeError, ValueError):
-        return -1
 
 
 def initiative_context(session: Session, actor: User, initiative_id: Id) -> dict[str, Any]:
@@ -127,9 +119,9 @@ def create_initiative(request: Request, session: SessionDep, actor: CurrentActor
     data, errors = parse_form(InitiativeCreate, values, gettext)
     if data is not None:
         try:
-            ini = service.create_initiative(session, data, actor.user)
+            with undo_on_error(session):
+                ini = service.create_initiative(session, data, actor.user)
         except (RuleViolation, Forbidden) as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/initiatives/{ini.id}", flash="initiative_created")
@@ -176,21 +168,20 @@ def update_initiative(initiative_id: Id, request: Request, session: SessionDep, 
     raw = str(form.get("priority_threshold", "")).strip()
     values["priority_threshold"] = number(raw)
     data, errors = parse_form(InitiativeUpdate, values, gettext)
-    version = _version(form)
+    expected = version(form)
     if data is not None:
         try:
-            service.update_initiative(session, initiative_id, data, actor.user, expected_version=version)
+            with undo_on_error(session):
+                service.update_initiative(session, initiative_id, data, actor.user, expected_version=expected)
         except PreconditionFailed:
-            session.rollback()
             errors = {"__all__": gettext("Someone else changed this initiative while you were editing. "
                                          "Their version is shown below; apply your change again.")}
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/initiatives/{initiative_id}", flash="initiative_updated")
     ini = service.to_read(session, [service.get_initiative(session, initiative_id)])[0]
-    shown = ini.model_dump() if version != ini.version else {**ini.model_dump(), **values}
+    shown = ini.model_dump() if expected != ini.version else {**ini.model_dump(), **values}
     return _form(request, session, actor.user, values=shown, errors=errors, ini=ini, status_code=422)
 
 
@@ -202,9 +193,9 @@ def add_member(initiative_id: Id, request: Request, session: SessionDep, actor: 
                                              "project_role": form.get("project_role", "")}, gettext)
     if data is not None:
         try:
-            service.add_member(session, initiative_id, data, actor.user)
+            with undo_on_error(session):
+                service.add_member(session, initiative_id, data, actor.user)
         except (RuleViolation, Conflict) as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/initiatives/{initiative_id}#team")
@@ -219,13 +210,12 @@ def change_role(initiative_id: Id, member_id: Id, request: Request, session: Ses
     data, errors = parse_form(MemberUpdate, {"project_role": form.get("project_role", "")}, gettext)
     if data is not None:
         try:
-            service.update_member(session, initiative_id, member_id, data, actor.user,
-                                  expected_version=_version(form))
+            with undo_on_error(session):
+                service.update_member(session, initiative_id, member_id, data, actor.user,
+                                      expected_version=version(form))
         except PreconditionFailed:
-            session.rollback()
             errors = {"__all__": gettext("Someone else changed the team meanwhile; try again.")}
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/initiatives/{initiative_id}#team")
@@ -238,9 +228,9 @@ def remove_member(initiative_id: Id, member_id: Id, request: Request, session: S
                   actor: CurrentActor) -> Response:
     gettext = _gettext(request)
     try:
-        service.remove_member(session, initiative_id, member_id, actor.user)
+        with undo_on_error(session):
+            service.remove_member(session, initiative_id, member_id, actor.user)
     except RuleViolation as exc:
-        session.rollback()
         return _overview(request, session, actor.user, initiative_id, block="team", status_code=422,
                          errors={"team": service_errors(exc, gettext)})
     return redirect(request, f"/initiatives/{initiative_id}#team")
@@ -255,12 +245,11 @@ def update_phase(initiative_id: Id, phase: Phase, request: Request, session: Ses
     data, errors = parse_form(PhaseUpdate, values, gettext)
     if data is not None:
         try:
-            service.update_phase(session, initiative_id, phase, data, actor.user, expected_version=_version(form))
+            with undo_on_error(session):
+                service.update_phase(session, initiative_id, phase, data, actor.user, expected_version=version(form))
         except PreconditionFailed:
-            session.rollback()
             errors = {"__all__": gettext("Someone else changed this phase meanwhile; try again.")}
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/initiatives/{initiative_id}#phases")
@@ -276,12 +265,11 @@ def advance(initiative_id: Id, request: Request, session: SessionDep, actor: Cur
     data, errors = parse_form(AdvanceRequest, {"override_reason": reason or None}, gettext)
     if data is not None:
         try:
-            service.advance(session, initiative_id, data, actor.user, expected_version=_version(form))
+            with undo_on_error(session):
+                service.advance(session, initiative_id, data, actor.user, expected_version=version(form))
         except PreconditionFailed:
-            session.rollback()
             errors = {"__all__": gettext("Someone else changed this initiative meanwhile; look again.")}
         except RuleViolation as exc:
-            session.rollback()
             errors = {"__all__": gettext("The gate does not hold yet: see what is missing below.")} \
                 if exc.extra.get("overridable") is not None else service_errors(exc, gettext)
         else:
@@ -297,9 +285,9 @@ def back_to_design(initiative_id: Id, request: Request, session: SessionDep, act
     data, errors = parse_form(BackToDesignRequest, {"reason": form.get("reason", "")}, gettext)
     if data is not None:
         try:
-            service.back_to_design(session, initiative_id, data, actor.user, expected_version=_version(form))
+            with undo_on_error(session):
+                service.back_to_design(session, initiative_id, data, actor.user, expected_version=version(form))
         except (PreconditionFailed, RuleViolation) as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/initiatives/{initiative_id}", flash="phase_back_to_design")

@@ -15,11 +15,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.core.audit import AuditRecord, history, record
-from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation
+from app.core.calendar import today
+from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation, field_error, no_nulls, rule
 from app.core.ids import Id
 from app.core.pagination import Cursor, page_window
+from app.core.versioning import bump, check_version
 from app.initiatives import gates
-from app.initiatives.common import bump, check_version, field_error, no_nulls, rule, today
 from app.initiatives.models import (
     PHASE_DAYS,
     PHASES,
@@ -46,7 +47,7 @@ from app.initiatives.schemas import (
     ProcessRef,
     UserRef,
 )
-from app.processes.models import Process
+from app.processes.models import Process, ProcessStatus
 from app.users.models import Role, User
 
 CREATOR_ROLES = (Role.admin, Role.lead)
@@ -504,7 +505,6 @@ def candidate_members(session: Session) -> list[User]:
 
 
 def active_processes(session: Session) -> list[Process]:
-    from app.processes.models import ProcessStatus
 
     return list(session.exec(select(Process).where(Process.status == ProcessStatus.active)
                              .order_by(Process.code_norm).limit(1000)))

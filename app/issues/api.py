@@ -10,8 +10,8 @@ from app.core.db import SessionDep
 from app.core.errors import NotFound
 from app.core.etag import required_version, set_etag
 from app.core.ids import Id
+from app.core.openapi import TEAM_PATCH, TEAM_PROBLEMS
 from app.core.pagination import set_link_header
-from app.initiatives.common import TEAM_PATCH, TEAM_PROBLEMS
 from app.issues import service
 from app.issues.models import IssueStatus, ProblemCategory
 from app.issues.schemas import (

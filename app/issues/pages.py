@@ -10,15 +10,16 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from app.auth.deps import CurrentActor
-from app.core.db import SessionDep
+from app.core.db import SessionDep, undo_on_error
 from app.core.errors import NotFound, PreconditionFailed, RuleViolation
-from app.core.forms import FormData, parse_form, service_errors
+from app.core.extensions import extend
+from app.core.forms import FormData, as_list, number, parse_form, service_errors, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import INT_MAX, Id
+from app.core.labels import label
 from app.core.templating import is_htmx, redirect, render
-from app.initiatives.forms import as_list, number, version
 from app.initiatives.pages import initiative_context
-from app.initiatives.service import editable
+from app.initiatives.service import candidate_members, editable
 from app.issues import fishbone, service
 from app.issues.models import CauseCategory, IssueSource, IssueStatus, ProblemCategory
 from app.issues.schemas import (
@@ -68,8 +69,6 @@ def _list_page(request: Request, session: Session, actor: User, initiative_id: I
         quadrant=QuadrantFilter(quadrant) if quadrant in QuadrantFilter.__members__ else None,
         sort=IssueSort(sort) if sort in {s.value for s in IssueSort} else IssueSort.created)
     rows, next_cursor = service.list_issues(session, initiative_id, flt, limit=PAGE_SIZE, cursor=cursor)
-    from app.initiatives.service import candidate_members
-
     ctx.update(_choices())
     ctx.update({
         "tab": "issues", "items": service.to_read(session, rows), "next_cursor": next_cursor,
@@ -100,9 +99,9 @@ def create_issue(initiative_id: Id, request: Request, session: SessionDep, actor
     data, errors = parse_form(IssueCreate, values, gettext)
     if data is not None:
         try:
-            issue = service.create_issue(session, initiative_id, data, actor.user)
+            with undo_on_error(session):
+                issue = service.create_issue(session, initiative_id, data, actor.user)
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/issues/{issue.id}", flash="issue_created")
@@ -117,10 +116,6 @@ def _detail(request: Request, session: Session, actor: User, issue_id: Id, *, bl
     issue = service.get_issue(session, issue_id)
     ctx = initiative_context(session, actor, issue.initiative_id)
     gettext = _gettext(request)
-    from app.core.labels import label
-    from app.initiatives.service import candidate_members
-    from app.measures.service import issue_measure_reads
-
     read = service.to_read(session, [issue])[0]
     causes = service.cause_tree(session, issue_id)
     labels = {c: label("cause_category", c, gettext) for c in CauseCategory}
@@ -131,8 +126,9 @@ def _detail(request: Request, session: Session, actor: User, issue_id: Id, *, bl
         "fishbone": fishbone.layout(read.title, causes, labels),
         "steps": all_steps(session, issue.initiative_id), "people": candidate_members(session),
         "errors": errors or {}, "values": values or read.model_dump(), "editing_why": editing_why,
-        "countermeasures": issue_measure_reads(session, issue_id), "move": move,
+        "move": move,
     })
+    ctx.update(extend("issue_detail", session, issue_id=issue_id))  # later domains' sections (countermeasures)
     return render(request, "issues/detail.html", ctx, block=block, status_code=status_code)
 
 
@@ -171,14 +167,13 @@ def update_issue(issue_id: Id, request: Request, session: SessionDep, actor: Cur
     data, errors = parse_form(IssueUpdate, values, gettext)
     if data is not None:
         try:
-            service.update_issue(session, issue_id, data, actor.user, expected_version=version(form))
+            with undo_on_error(session):
+                service.update_issue(session, issue_id, data, actor.user, expected_version=version(form))
         except PreconditionFailed:
-            session.rollback()
             return _detail(request, session, actor.user, issue_id, block="issue_form", status_code=422, errors={
                 "issue": {"__all__": gettext("Someone else changed this problem while you were editing. "
                                              "Their version is shown below; apply your change again.")}})
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/issues/{issue_id}", flash="issue_updated")
@@ -208,9 +203,9 @@ def add_cause(issue_id: Id, request: Request, session: SessionDep, actor: Curren
     data, errors = parse_form(CauseCreate, values, gettext)
     if data is not None:
         try:
-            service.create_cause(session, issue_id, data, actor.user)
+            with undo_on_error(session):
+                service.create_cause(session, issue_id, data, actor.user)
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return _fishbone_done(request, session, actor.user, issue_id)
@@ -223,10 +218,11 @@ def toggle_root_cause(issue_id: Id, cause_id: Id, request: Request, session: Ses
                       form: FormData) -> Response:
     cause = service.cause_read(session, issue_id, cause_id)
     try:
-        service.update_cause(session, issue_id, cause_id, CauseUpdate(is_root=not cause.is_root), actor.user,
-                             expected_version=version(form))
+        with undo_on_error(session):
+            service.update_cause(session, issue_id, cause_id, CauseUpdate(is_root=not cause.is_root), actor.user,
+                                 expected_version=version(form))
     except PreconditionFailed:
-        session.rollback()
+        pass  # someone else changed it first: the fishbone shows it as it is now
     return _fishbone_done(request, session, actor.user, issue_id)
 
 
@@ -244,14 +240,13 @@ def move_cause(issue_id: Id, cause_id: Id, request: Request, session: SessionDep
     data, errors = parse_form(CauseUpdate, values, gettext)
     if data is not None:
         try:
-            service.update_cause(session, issue_id, cause_id, data, actor.user,
-                                 expected_version=version(form))
+            with undo_on_error(session):
+                service.update_cause(session, issue_id, cause_id, data, actor.user,
+                                     expected_version=version(form))
         except PreconditionFailed:
-            session.rollback()
             errors = {"__all__": gettext("Someone else changed this cause meanwhile; it is shown again.")}
             to = ""
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return _fishbone_done(request, session, actor.user, issue_id)
@@ -280,9 +275,9 @@ def add_why(issue_id: Id, request: Request, session: SessionDep, actor: CurrentA
     data, errors = parse_form(WhyCreate, values, gettext)
     if data is not None:
         try:
-            service.create_why(session, issue_id, data, actor.user)
+            with undo_on_error(session):
+                service.create_why(session, issue_id, data, actor.user)
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return _whys_done(request, session, actor.user, issue_id)
@@ -300,12 +295,11 @@ def update_why(issue_id: Id, why_id: Id, request: Request, session: SessionDep, 
     data, errors = parse_form(WhyUpdate, values, gettext)
     if data is not None:
         try:
-            service.update_why(session, issue_id, why_id, data, actor.user, expected_version=version(form))
+            with undo_on_error(session):
+                service.update_why(session, issue_id, why_id, data, actor.user, expected_version=version(form))
         except PreconditionFailed:
-            session.rollback()
             errors = {"__all__": gettext("Someone else changed this why meanwhile; it is shown again.")}
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return _whys_done(request, session, actor.user, issue_id)
@@ -345,9 +339,9 @@ def score(initiative_id: Id, issue_id: Id, request: Request, session: SessionDep
     error = next(iter(errors.values()), None)
     if data is not None:
         try:
-            service.update_issue(session, issue_id, data, actor.user, expected_version=version(form))
+            with undo_on_error(session):
+                service.update_issue(session, issue_id, data, actor.user, expected_version=version(form))
         except PreconditionFailed:
-            session.rollback()
             error = gettext("Someone else changed this problem meanwhile; the board shows the latest scores.")
     if error is None and not is_htmx(request):
         return redirect(request, f"/initiatives/{initiative_id}/matrix")

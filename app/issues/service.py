@@ -10,10 +10,10 @@ from annotated_types import Interval
 from sqlmodel import Session, col, func, select
 
 from app.core.audit import record
-from app.core.errors import NotFound
+from app.core.errors import NotFound, no_nulls, rule
 from app.core.ids import Id
 from app.core.pagination import Cursor, page_window
-from app.initiatives.common import bump, check_version, no_nulls, rule, save_update
+from app.core.versioning import bump, check_version, save_update
 from app.initiatives.models import Initiative
 from app.initiatives.schemas import UserRef
 from app.initiatives.service import editable, get_initiative

@@ -10,8 +10,9 @@ from app.auth.deps import CurrentActor, require_scope
 from app.core.db import SessionDep
 from app.core.etag import required_version, set_etag
 from app.core.ids import Id
+from app.core.openapi import TEAM_PATCH, TEAM_PROBLEMS
 from app.core.spreadsheets import ExportFormat, ExportLang
-from app.initiatives.common import TEAM_PATCH, TEAM_PROBLEMS
+from app.issues.service import get_issue
 from app.measures import service, table2
 from app.measures.models import MeasureStatus
 from app.measures.schemas import MeasureCreate, MeasurePage, MeasureRead, MeasureUpdate
@@ -97,7 +98,6 @@ def delete_measure(measure_id: Id, session: SessionDep, actor: CurrentActor) -> 
             responses=TEAM_PROBLEMS)
 def issue_measures(issue_id: Id, session: SessionDep, actor: CurrentActor):
     """The countermeasures that address a problem."""
-    from app.issues.service import get_issue
 
     get_issue(session, issue_id)
     return service.to_read(session, service.measures_of_issue(session, issue_id))

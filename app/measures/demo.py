@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from app.initiatives.common import today
+from app.core.calendar import today
 from app.initiatives.models import Initiative
 from app.issues.models import Issue
 from app.measures.models import EffectDirection, MeasureStatus, MeasureType

@@ -9,14 +9,14 @@ from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
 from app.auth.deps import CurrentActor
-from app.core.db import SessionDep
+from app.core.db import SessionDep, undo_on_error
 from app.core.errors import PreconditionFailed, RuleViolation
-from app.core.forms import FormData, parse_form, service_errors
+from app.core.extensions import extends
+from app.core.forms import FormData, as_list, number, parse_form, service_errors, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
 from app.core.templating import is_htmx, redirect, render
 from app.departments.service import list_departments
-from app.initiatives.forms import as_list, number, version
 from app.initiatives.pages import initiative_context
 from app.initiatives.service import can_edit, candidate_members, get_initiative
 from app.issues.models import Issue
@@ -100,9 +100,9 @@ def create_measure(initiative_id: Id, request: Request, session: SessionDep, act
     data, errors = parse_form(MeasureCreate, values, gettext)
     if data is not None:
         try:
-            service.create_measure(session, initiative_id, data, actor.user)
+            with undo_on_error(session):
+                service.create_measure(session, initiative_id, data, actor.user)
         except RuleViolation as exc:
-            session.rollback()
             errors = _own_messages(exc, gettext)
         else:
             return redirect(request, f"/initiatives/{initiative_id}/measures", flash="measure_created")
@@ -162,12 +162,11 @@ def update_measure(measure_id: Id, request: Request, session: SessionDep, actor:
     data, errors = parse_form(MeasureUpdate, values, gettext)
     if data is not None:
         try:
-            service.update_measure(session, measure_id, data, actor.user, expected_version=version(form))
+            with undo_on_error(session):
+                service.update_measure(session, measure_id, data, actor.user, expected_version=version(form))
         except PreconditionFailed:
-            session.rollback()
             errors = {"__all__": gettext("Someone else changed this countermeasure; reload to see the changes.")}
         except RuleViolation as exc:
-            session.rollback()
             errors = _own_messages(exc, gettext)
         else:
             if is_htmx(request):
@@ -185,3 +184,9 @@ def update_measure(measure_id: Id, request: Request, session: SessionDep, actor:
 def delete_measure(measure_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     initiative_id = service.delete_measure(session, measure_id, actor.user)
     return redirect(request, f"/initiatives/{initiative_id}/measures", flash="measure_deleted")
+
+
+@extends("issue_detail")
+def _issue_countermeasures(session: Session, issue_id: int) -> dict[str, Any]:
+    """The issue page lists the countermeasures that address the problem."""
+    return {"countermeasures": service.issue_measure_reads(session, issue_id)}

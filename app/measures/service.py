@@ -10,15 +10,18 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from app.core.audit import record
-from app.core.errors import NotFound
+from app.core.calendar import today
+from app.core.errors import NotFound, no_nulls, rule
+from app.core.versioning import check_version, save_update
 from app.departments.models import Department
-from app.departments.service import by_codes
-from app.initiatives.common import check_version, no_nulls, rule, save_update, today
+from app.departments.service import by_codes, list_departments
 from app.initiatives.schemas import UserRef
 from app.initiatives.service import editable, get_initiative
 from app.issues.models import Issue
 from app.measures.models import CLOSED_STATUSES, Measure, MeasureIssue, MeasureStatus
 from app.measures.schemas import IssueRef, MeasureCreate, MeasureRead, MeasureUpdate
+from app.measures.table2 import ExportContext
+from app.processes.service import get_process
 from app.users.models import User
 
 MAX_MEASURES = 500  # per initiative: table 2 is one page, never paginated
@@ -175,9 +178,6 @@ def snapshot(session: Session, measure: Measure) -> dict[str, Any]:
 
 
 def export_context(session: Session, initiative_id: int, lang: str):  # noqa: ANN201
-    from app.departments.service import list_departments
-    from app.measures.table2 import ExportContext
-    from app.processes.service import get_process
 
     ini = get_initiative(session, initiative_id)
     process = get_process(session, ini.process_id)

@@ -110,6 +110,7 @@ def to_csv(measures: list[MeasureRead], ctx: ExportContext) -> bytes:
 
 
 def to_xlsx(measures: list[MeasureRead], ctx: ExportContext) -> bytes:
+    # openpyxl takes ~0.1 s to import: loaded when a spreadsheet is read or written, not at start-up
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 

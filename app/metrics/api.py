@@ -523,14 +523,11 @@ def get_observations(
 def _stream(flt: export.ObservationFilter, format_: ExportFormat) -> Iterator[bytes]:
     # A session of its own: opened when the stream starts, closed after its last byte (the request's
     # session is gone by then).
-    with new_session() as session:
-        try:
-            if format_ == ExportFormat.csv:
-                yield from export.csv_stream(export.export_chunks(session, flt), list(export.EXPORT_SCHEMA))
-            else:
-                yield from export.parquet_stream(lambda: export.export_chunks(session, flt), export.EXPORT_SCHEMA)
-        finally:
-            session.rollback()  # read only
+    with new_session() as session:  # read only: closing it ends its transaction
+        if format_ == ExportFormat.csv:
+            yield from export.csv_stream(export.export_chunks(session, flt), list(export.EXPORT_SCHEMA))
+        else:
+            yield from export.parquet_stream(lambda: export.export_chunks(session, flt), export.EXPORT_SCHEMA)
 
 
 router.include_router(batch_router)

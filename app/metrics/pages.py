@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from app.auth.deps import CurrentActor
 from app.core.config import get_settings
-from app.core.db import SessionDep, utcnow
+from app.core.db import SessionDep, undo_on_error, utcnow
 from app.core.errors import AppError, Conflict, Forbidden, PayloadTooLarge, PreconditionFailed, RuleViolation
 from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
@@ -205,9 +205,9 @@ def create_kpi(request: Request, session: SessionDep, actor: CurrentActor, form:
     data, errors = parse_form(KpiCreate, _clean(values), gettext)
     if data is not None:
         try:
-            kpi = service.create_kpi(session, data, actor.user)
+            with undo_on_error(session):
+                kpi = service.create_kpi(session, data, actor.user)
         except (RuleViolation, Conflict) as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/metrics/kpis/{kpi.id}", flash="kpi_created")
@@ -308,13 +308,12 @@ def update_kpi(kpi_id: Id, request: Request, session: SessionDep, actor: Current
         version = -1
     if data is not None:
         try:
-            service.update_kpi(session, kpi_id, data, actor.user, expected_version=version)
+            with undo_on_error(session):
+                service.update_kpi(session, kpi_id, data, actor.user, expected_version=version)
         except PreconditionFailed:
-            session.rollback()
             errors = {"__all__": gettext("Someone else changed this KPI while you were editing. "
                                          "Their version is shown below; apply your change again.")}
         except (RuleViolation, Conflict) as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/metrics/kpis/{kpi_id}", flash="kpi_updated")
@@ -337,9 +336,9 @@ def add_rule(kpi_id: Id, request: Request, session: SessionDep, actor: CurrentAc
     data, errors = parse_form(AlertRuleCreate, data_in, gettext)
     if data is not None:
         try:
-            service.create_rule(session, kpi_id, data, actor.user)
+            with undo_on_error(session):
+                service.create_rule(session, kpi_id, data, actor.user)
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/metrics/kpis/{kpi_id}", flash="rule_created")
@@ -404,26 +403,26 @@ def upload(request: Request, session: SessionDep, actor: CurrentActor, form: Upl
                tz=_tz(), filename=form["filename"])
     status_code = 200
     try:
-        if not data:
-            raise RuleViolation(gettext("Choose a CSV file."))
-        if form.get("action") == "import":
-            key = ingest.check_key(ctx["key"])
-            digest = ingest.body_hash("observations/csv", data)
-            who = ingest.principal(actor.user, None)
-            stored = ingest.replay(session, who, key, digest)
-            if stored is not None:
-                ctx["result"] = stored.response
+        with undo_on_error(session):
+            if not data:
+                raise RuleViolation(gettext("Choose a CSV file."))
+            if form.get("action") == "import":
+                key = ingest.check_key(ctx["key"])
+                digest = ingest.body_hash("observations/csv", data)
+                who = ingest.principal(actor.user, None)
+                stored = ingest.replay(session, who, key, digest)
+                if stored is not None:
+                    ctx["result"] = stored.response
+                else:
+                    result = ingest.ingest_csv(session, data, actor.user, origin="page", source=source)
+                    body = result.model_dump(mode="json")
+                    ingest.remember(session, who, key, "observations/csv", digest, 201, body)
+                    ctx["result"] = body
+                ctx["new_key"] = secrets.token_urlsafe(16)
             else:
-                result = ingest.ingest_csv(session, data, actor.user, origin="page", source=source)
-                body = result.model_dump(mode="json")
-                ingest.remember(session, who, key, "observations/csv", digest, 201, body)
-                ctx["result"] = body
-            ctx["new_key"] = secrets.token_urlsafe(16)
-        else:
-            ctx["preview"] = preview(session, data)
-            ctx["errors"], ctx["error_count"] = ctx["preview"].errors, ctx["preview"].error_count
+                ctx["preview"] = preview(session, data)
+                ctx["errors"], ctx["error_count"] = ctx["preview"].errors, ctx["preview"].error_count
     except (RuleViolation, PayloadTooLarge, Conflict) as exc:
-        session.rollback()
         ctx["errors"] = exc.errors or []
         ctx["error_count"] = exc.extra.get("error_count", len(ctx["errors"]))
         ctx["message"] = gettext(exc.detail)

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 from app.auth.deps import CurrentActor, require_scope
 from app.core.config import get_settings
 from app.core.db import SessionDep
-from app.core.errors import PayloadTooLarge, RuleViolation
+from app.core.errors import PayloadTooLarge, RuleViolation, rule
 from app.core.ids import Id
 from app.core.pagination import set_link_header
-from app.initiatives.common import rule
 from app.mining import readers, service
 from app.mining.models import LogFormat
 from app.mining.schemas import Analysis, EventLogPage, EventLogRead, StepComparison, StepLinksUpdate

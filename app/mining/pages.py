@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sqlmodel import Session, select
 
 from app.auth.deps import CurrentActor
-from app.core.db import SessionDep
+from app.core.db import SessionDep, undo_on_error
 from app.core.errors import AppError, RuleViolation
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id, parse_id
@@ -150,22 +150,22 @@ def upload(
             )
         mapping = ColumnMapping(case_column, activity_column, timestamp_column)
     try:
-        if values["process_id"] is None:
-            raise RuleViolation(gettext("Choose a process."))
-        log = service.import_log(
-            session,
-            process_id=values["process_id"],
-            initiative_id=values["initiative_id"],
-            name=name or None,
-            filename=file.filename or "upload",
-            data=read_upload(file),
-            options=service.ImportOptions(
-                mapping=mapping, delimiter=delimiter or None, timezone=timezone or None
-            ),
-            actor=actor.user,
-        )
+        with undo_on_error(session):
+            if values["process_id"] is None:
+                raise RuleViolation(gettext("Choose a process."))
+            log = service.import_log(
+                session,
+                process_id=values["process_id"],
+                initiative_id=values["initiative_id"],
+                name=name or None,
+                filename=file.filename or "upload",
+                data=read_upload(file),
+                options=service.ImportOptions(
+                    mapping=mapping, delimiter=delimiter or None, timezone=timezone or None
+                ),
+                actor=actor.user,
+            )
     except AppError as exc:
-        session.rollback()
         errors = exc.errors or [{"message": exc.detail}]
         return _list(
             request,

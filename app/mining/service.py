@@ -15,11 +15,10 @@ from sqlmodel import Session, col, select
 from app.core.audit import record
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, RuleViolation
+from app.core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, RuleViolation, rule
 from app.core.ids import Id
 from app.core.pagination import Cursor, page_window
 from app.initiatives import service as initiatives
-from app.initiatives.common import rule
 from app.initiatives.models import Initiative
 from app.metrics import service as metrics
 from app.metrics.ingest import MAX_BATCH_ROWS, Row, ingest

@@ -9,9 +9,9 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from app.auth.deps import CurrentActor
-from app.core.db import SessionDep
+from app.core.db import SessionDep, undo_on_error
 from app.core.errors import Conflict, Forbidden, PreconditionFailed, RuleViolation
-from app.core.forms import FormData, parse_form, service_errors
+from app.core.forms import FormData, parse_form, service_errors, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
 from app.core.templating import redirect, render
@@ -88,9 +88,9 @@ def create_process(request: Request, session: SessionDep, actor: CurrentActor, f
     data, errors = parse_form(ProcessCreate, values, gettext)
     if data is not None:
         try:
-            process = service.create_process(session, data, actor.user)
+            with undo_on_error(session):
+                process = service.create_process(session, data, actor.user)
         except (RuleViolation, Conflict) as exc:
-            session.rollback()  # nothing half-written survives a refused form
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/processes/{process.id}", flash="process_created")
@@ -124,24 +124,20 @@ def update_process(process_id: Id, request: Request, session: SessionDep, actor:
     values = _form_values(form)
     values.pop("code", None)
     data, errors = parse_form(ProcessUpdate, values, gettext)
-    try:
-        version = int(form.get("version", ""))
-    except ValueError:
-        version = -1
+    expected = version(form)
     if data is not None:
         try:
-            service.update_process(session, process_id, data, actor.user, expected_version=version)
+            with undo_on_error(session):
+                service.update_process(session, process_id, data, actor.user, expected_version=expected)
         except PreconditionFailed:
-            session.rollback()
             errors = {"__all__": gettext("Someone else changed this process while you were editing. "
                                          "Their version is shown below; apply your change again.")}
         except (RuleViolation, Conflict) as exc:
-            session.rollback()  # nothing half-written survives a refused form
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/processes/{process_id}", flash="process_updated")
     read = service.to_read(session, [service.get_process(session, process_id)])[0]
-    shown = read.model_dump() if version != read.version else {**read.model_dump(), **values}
+    shown = read.model_dump() if expected != read.version else {**read.model_dump(), **values}
     return _form(request, session, values=shown, errors=errors, process=read, status_code=422)
 
 

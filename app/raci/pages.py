@@ -7,17 +7,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from app.auth.deps import CurrentActor
-from app.core.db import SessionDep
-from app.core.errors import NotFound, RuleViolation
+from app.core.db import SessionDep, undo_on_error
+from app.core.errors import NotFound, RuleViolation, rule
 from app.core.forms import FormData, service_errors
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
 from app.core.labels import N_
 from app.core.templating import is_htmx, redirect, render
-from app.initiatives.common import rule
 from app.initiatives.pages import initiative_context
 from app.raci import service
 from app.raci.models import LETTERS, RaciActivity, RaciRole
@@ -111,9 +111,9 @@ def _apply(request: Request, session: Session, actor: User, initiative_id: Id, c
     (an error about the member beside the member select `member_key`: a role's id or NEW_ROLE, the
     add-role form keeping what was typed, `new_role`)."""
     try:
-        change()
+        with undo_on_error(session):
+            change()
     except RuleViolation as exc:
-        session.rollback()
         gettext = gettext_for(negotiate(request))
         member_error = next((e for e in exc.errors or [] if e.get("field") == MEMBER), None)
         if member_key is not None and member_error is not None:
@@ -130,8 +130,6 @@ def _apply(request: Request, session: Session, actor: User, initiative_id: Id, c
 
 
 def _validate(schema, data: dict[str, Any]):  # noqa: ANN001, ANN202
-    from pydantic import ValidationError
-
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
@@ -220,9 +218,9 @@ def import_csv(initiative_id: Id, request: Request, session: SessionDep, actor: 
                file: Annotated[UploadFile, File()]) -> Response:
     content = file.file.read(service.MAX_IMPORT_BYTES + 1)
     try:
-        service.import_csv(session, initiative_id, content, actor.user)
+        with undo_on_error(session):
+            service.import_csv(session, initiative_id, content, actor.user)
     except RuleViolation as exc:
-        session.rollback()
         errors = [{"row": e.get("row"), "column": e.get("column"), "message": e.get("message") or exc.detail}
                   for e in (exc.errors or [])]
         return raci_page(request, session, actor.user, initiative_id, import_errors=errors, status_code=422)

@@ -17,9 +17,8 @@ from sqlmodel import Session, col, select
 
 from app.core.audit import record
 from app.core.db import NUL, NUL_MESSAGE
-from app.core.errors import Conflict, NotFound, RuleViolation
+from app.core.errors import Conflict, NotFound, RuleViolation, field_error, rule
 from app.core.spreadsheets import csv_bytes, workbook_bytes, write_table
-from app.initiatives.common import field_error, rule
 from app.initiatives.service import editable, get_initiative, membership
 from app.raci.labels import CHECK_MESSAGES
 from app.raci.models import LETTERS, RaciActivity, RaciCell, RaciRole
@@ -370,6 +369,7 @@ def to_csv(m: Matrix, lang: str) -> bytes:
 
 
 def to_xlsx(m: Matrix, lang: str) -> bytes:
+    # openpyxl takes ~0.1 s to import: loaded when a spreadsheet is read or written, not at start-up
     from openpyxl import Workbook
     wb = Workbook()
     ws = wb.active

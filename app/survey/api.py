@@ -11,9 +11,9 @@ from app.core.db import SessionDep
 from app.core.errors import PayloadTooLarge
 from app.core.etag import required_version, set_etag
 from app.core.ids import Id
+from app.core.openapi import TEAM_PATCH, TEAM_PROBLEMS
 from app.core.pagination import set_link_header
 from app.core.spreadsheets import ExportFormat, ExportLang
-from app.initiatives.common import TEAM_PATCH, TEAM_PROBLEMS
 from app.survey import asis_map, service, table1
 from app.survey.schemas import (
     ImportResult,

@@ -10,14 +10,13 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from app.auth.deps import CurrentActor
-from app.core.db import SessionDep
+from app.core.db import SessionDep, undo_on_error
 from app.core.errors import PreconditionFailed, RuleViolation
-from app.core.forms import FormData, parse_form, service_errors
+from app.core.forms import FormData, as_list, number, parse_form, service_errors, split, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
 from app.core.templating import is_htmx, redirect, render
 from app.departments.service import list_departments
-from app.initiatives.forms import as_list, number, split, version
 from app.initiatives.pages import initiative_context
 from app.initiatives.service import can_edit, editable, get_initiative
 from app.survey import asis_map, service, table1
@@ -131,9 +130,9 @@ def create_step(initiative_id: Id, request: Request, session: SessionDep, actor:
     data, errors = parse_form(StepCreate, values, gettext)
     if data is not None:
         try:
-            service.create_step(session, initiative_id, data, actor.user)
+            with undo_on_error(session):
+                service.create_step(session, initiative_id, data, actor.user)
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return _after_change(request, session, actor.user, initiative_id)
@@ -160,14 +159,13 @@ def update_step(step_id: Id, request: Request, session: SessionDep, actor: Curre
     data, errors = parse_form(StepUpdate, values, gettext)
     if data is not None:
         try:
-            service.update_step(session, step_id, data, actor.user, expected_version=version(form))
+            with undo_on_error(session):
+                service.update_step(session, step_id, data, actor.user, expected_version=version(form))
         except PreconditionFailed:
-            session.rollback()
             errors = {"__all__": gettext("Someone else changed this step meanwhile; it is shown again below.")}
             return survey_page(request, session, actor.user, initiative_id, editing=step_id, step_errors=errors,
                                block="survey", status_code=422)
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return _after_change(request, session, actor.user, initiative_id)
@@ -198,12 +196,12 @@ def import_table(initiative_id: Id, request: Request, session: SessionDep, actor
     gettext = gettext_for(negotiate(request))
     content = file.file.read(table1.MAX_BYTES + 1)
     try:
-        if len(content) > table1.MAX_BYTES:
-            raise RuleViolation("The file is larger than 2 MB.", errors=[{"message": "The file is larger than 2 MB."}])
-        service.import_table(session, initiative_id, content, file.filename or "",
-                             "replace" if mode == "replace" else "append", actor.user)
+        with undo_on_error(session):
+            if len(content) > table1.MAX_BYTES:
+                raise RuleViolation("The file is larger than 2 MB.", errors=[{"message": "The file is larger than 2 MB."}])
+            service.import_table(session, initiative_id, content, file.filename or "",
+                                 "replace" if mode == "replace" else "append", actor.user)
     except RuleViolation as exc:
-        session.rollback()
         errors = [{"row": e.get("row"), "column": e.get("column"),
                    "message": gettext(e.get("message") or exc.detail)} for e in (exc.errors or [])] or \
             [{"row": None, "column": None, "message": gettext(exc.detail)}]
@@ -219,9 +217,9 @@ def add_record(initiative_id: Id, request: Request, session: SessionDep, actor: 
     data, errors = parse_form(ResearchCreate, values, gettext)
     if data is not None:
         try:
-            service.create_record(session, initiative_id, data, actor.user)
+            with undo_on_error(session):
+                service.create_record(session, initiative_id, data, actor.user)
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             if is_htmx(request):
@@ -284,13 +282,12 @@ def update_record(record_id: Id, request: Request, session: SessionDep, actor: C
         data = None
     if data is not None:
         try:
-            service.update_record(session, record_id, data, actor.user, expected_version=version(form))
+            with undo_on_error(session):
+                service.update_record(session, record_id, data, actor.user, expected_version=version(form))
         except PreconditionFailed:
-            session.rollback()
             errors = {"__all__": gettext("Someone else changed this research record meanwhile; it is shown again.")}
             values = None  # the record as it is now, with its current version
         except RuleViolation as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             if not is_htmx(request):

@@ -10,14 +10,17 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from app.core.audit import record
-from app.core.errors import NotFound, RuleViolation
+from app.core.errors import NotFound, RuleViolation, field_error, no_nulls, rule
 from app.core.ids import Id, Position
 from app.core.pagination import Cursor, page_window
+from app.core.versioning import check_version, save_update
 from app.departments.models import Department
-from app.departments.service import by_codes
-from app.initiatives.common import check_version, field_error, no_nulls, rule, save_update
+from app.departments.service import by_codes, list_departments
 from app.initiatives.schemas import UserRef
 from app.initiatives.service import editable, get_initiative
+from app.processes.service import get_process
+from app.processes.service import to_read as process_read
+from app.survey import table1
 from app.survey.models import ProblemCategory, ResearchRecord, ResearchRecordStep, SurveyStep
 from app.survey.schemas import (
     DepartmentTotal,
@@ -29,6 +32,7 @@ from app.survey.schemas import (
     StepUpdate,
     SurveySummary,
 )
+from app.survey.table1 import ExportContext
 from app.users.models import User
 
 MAX_STEPS = 500
@@ -336,8 +340,6 @@ def record_snapshot(session: Session, rec: ResearchRecord) -> dict[str, Any]:
 def import_table(session: Session, initiative_id: int, content: bytes, filename: str, mode: str,
                  actor: User) -> list[SurveyStep]:
     """Import table 1 (CSV or XLSX): all rows or none. `replace` deletes the current steps first."""
-    from app.departments.service import list_departments
-    from app.survey import table1
 
     ini = editable(session, actor, initiative_id)
     try:
@@ -373,10 +375,6 @@ def import_table(session: Session, initiative_id: int, content: bytes, filename:
 
 
 def export_context(session: Session, initiative_id: int, lang: str):  # noqa: ANN201
-    from app.departments.service import list_departments
-    from app.processes.service import get_process
-    from app.processes.service import to_read as process_read
-    from app.survey.table1 import ExportContext
 
     ini = get_initiative(session, initiative_id)
     process = process_read(session, [get_process(session, ini.process_id)])[0]

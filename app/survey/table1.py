@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from app.core.db import NUL, NUL_MESSAGE
+from app.core.forms import split
 from app.core.spreadsheets import FORMULA_START, csv_bytes, workbook_bytes, write_table
 from app.departments.models import Department
 from app.survey.models import ProblemCategory, StepKind
@@ -73,7 +74,6 @@ FLAG_ALIASES: dict[str, ProblemCategory] = {
 }
 SHEET_TITLE = {"en": "Table 1 current state", "zh_CN": "现状调研表"}
 SUMMARY_TITLE = {"en": "Totals", "zh_CN": "汇总"}
-LIST_SPLIT = re.compile(r"[,，、;；\n]+")
 
 
 def _norm(text: object) -> str:
@@ -154,6 +154,7 @@ def to_csv(steps: list[StepRead], ctx: ExportContext) -> bytes:
 
 
 def to_xlsx(steps: list[StepRead], ctx: ExportContext, summary: SurveySummary) -> bytes:
+    # openpyxl takes ~0.1 s to import: loaded when a spreadsheet is read or written, not at start-up
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -231,6 +232,7 @@ def _csv_rows(content: bytes) -> list[list[Any]]:
 
 
 def _xlsx_rows(content: bytes) -> list[list[Any]]:
+    # openpyxl takes ~0.1 s to import: loaded when a spreadsheet is read or written, not at start-up
     from openpyxl import load_workbook
 
     try:
@@ -261,7 +263,7 @@ def _text(value: Any) -> str:
 
 
 def _split(value: Any) -> list[str]:
-    return [p.strip() for p in LIST_SPLIT.split(_text(value)) if p.strip()]
+    return split(_text(value))
 
 
 def _minutes(value: Any) -> Decimal | str:

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from app.auth.deps import CurrentActor
-from app.core.db import SessionDep
+from app.core.db import SessionDep, undo_on_error
 from app.core.errors import AppError, Forbidden
 from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
@@ -58,9 +58,9 @@ def create_user(request: Request, session: SessionDep, actor: CurrentActor, form
     data, errors = parse_form(UserCreate, values, gettext)
     if data is not None:
         try:
-            service.create_user(session, data, actor.user)
+            with undo_on_error(session):
+                service.create_user(session, data, actor.user)
         except AppError as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, "/admin/users", flash="user_created")
@@ -88,9 +88,9 @@ def update_user(user_id: Id, request: Request, session: SessionDep, actor: Curre
     data, errors = parse_form(UserUpdate, values, gettext)
     if data is not None:
         try:
-            service.update_user(session, user_id, data, actor.user)
+            with undo_on_error(session):
+                service.update_user(session, user_id, data, actor.user)
         except AppError as exc:
-            session.rollback()
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, "/admin/users", flash="user_updated")

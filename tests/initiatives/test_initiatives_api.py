@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from sqlmodel import select
 
 from app.core.audit import AuditRecord
-from app.initiatives.common import today
+from app.core.calendar import today
 from app.initiatives.models import Phase
 from app.users.models import Role
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlmodel import func, select
 
 from app.core.audit import AuditRecord
-from app.initiatives.common import today
+from app.core.calendar import today
 from app.initiatives.models import Phase
 from app.measures.models import Measure, MeasureIssue
 from tests.initiatives.factories import add_issue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.initiatives.common import today
+from app.core.calendar import today
 from tests.initiatives.factories import add_issue
 from tests.measures.helpers import add_measure
 

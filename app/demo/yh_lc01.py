@@ -1,4 +1,4 @@
-"""Demo data for initiatives: YH-LC01 (user registration and activation) as the method tells it.
+"""Demo data for YH-LC01 (user registration and activation) as the method tells it, across the domains.
 
 The 4 steps of table 1 with the 30-minute manual review, the research behind them, the problems
 found with their fishbone causes and 5-Whys chain, scored for the priority matrix. The initiative
@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from app.initiatives.common import today
+from app.core.calendar import today
 from app.initiatives.models import Phase, ProjectRole, Trigger
 from app.initiatives.schemas import AdvanceRequest, InitiativeCreate, MemberCreate, PhaseUpdate
 from app.initiatives.service import advance, create_initiative, update_phase

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from app.demo.yh_lc01 import load as load_yh_lc01
 from app.departments.models import Department
 from app.measures.demo import load_measures
 from app.metrics.demo import load_metrics
 from app.processes.schemas import ProcessCreate
 from app.processes.service import create_process
+from app.raci.demo import load_raci
 from app.users.models import Role, User
 from app.users.schemas import UserCreate
 from app.users.service import create_user, get_by_email
@@ -81,12 +83,8 @@ def load(session: Session) -> None:
 
 
 def load_initiatives(session: Session) -> None:
-    """YH-LC01's initiative: survey, research, problems with causes and whys (app/initiatives/demo.py)."""
-    from app.initiatives.demo import load as load_yh_lc01
-
+    """YH-LC01's initiative: survey, research, problems with causes and whys (app/demo/yh_lc01.py)."""
     load_yh_lc01(session)
-    from app.raci.demo import load_raci
-
     load_raci(session)
 
 

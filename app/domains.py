@@ -1,0 +1,31 @@
+"""The domains of the method, in its order, loaded once: their tables and their phase-gate criteria.
+
+Importing this module registers every table on SQLModel's metadata (Alembic, tests, the CLI) and every
+domain's gate criteria (`app.initiatives.gates`). A domain depends on `core`, the registries (users,
+departments, processes, auth) and the domains before it here, never on a later one
+(tests/test_layering.py holds that). A new domain adds its modules here; its routers go in `app.routers`.
+"""
+
+from app.auth import models as auth_models
+from app.core import audit
+from app.departments import models as department_models
+from app.initiatives import models as initiative_models
+from app.issues import gates as issue_gates
+from app.issues import models as issue_models
+from app.measures import gates as measure_gates
+from app.measures import models as measure_models
+from app.metrics import models as metric_models
+from app.mining import models as mining_models
+from app.processes import models as process_models
+from app.raci import models as raci_models
+from app.survey import gates as survey_gates
+from app.survey import models as survey_models
+from app.users import models as user_models
+
+# The layers, lowest first: each may import those before it (tests/test_layering.py).
+REGISTRIES = ("core", "users", "departments", "processes", "auth")
+METHOD_ORDER = ("initiatives", "survey", "issues", "raci", "measures", "metrics", "mining")
+
+TABLES = (auth_models, audit, department_models, initiative_models, issue_models, metric_models,
+          measure_models, mining_models, process_models, raci_models, survey_models, user_models)
+GATE_CRITERIA = (survey_gates, issue_gates, measure_gates)
