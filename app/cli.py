@@ -1,9 +1,10 @@
-"""The `procopt` command: serve, migrate, create-user, demo."""
+"""The `procopt` command: serve, migrate, create-user, demo, backup, restore."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -72,11 +73,40 @@ def cmd_create_user(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     # imported by the command that runs: `procopt --help` and the other commands start without it
-    from app.serve import serve
+    from app.serve import STARTUP_FAILURE, PortInUse, serve
 
     settings = _settings_or_exit()
-    serve(host=args.host or settings.host, port=args.port or settings.port,
-          workers=args.workers or settings.workers, log_level=settings.log_level, access_log=settings.access_log)
+    try:
+        serve(host=args.host or settings.host, port=args.port or settings.port,
+              workers=args.workers or settings.workers, log_level=settings.log_level,
+              access_log=settings.access_log)
+    except PortInUse as exc:  # exit code 3 as uvicorn's own failed bind (STARTUP_FAILURE)
+        print(f"procopt: {exc}", file=sys.stderr)
+        sys.exit(STARTUP_FAILURE)
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    # imported by the command that runs: `procopt --help` and the other commands start without it
+    from app.core.backup import BackupError, backup
+
+    settings = _settings_or_exit()
+    try:
+        done = backup(settings.database_url, args.file)
+    except BackupError as exc:
+        sys.exit(f"procopt: cannot back up: {exc}")
+    print(f"procopt: backed up {done.database} to {done.file} ({done.size} bytes, migration {', '.join(done.heads)})")
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    # imported by the command that runs: `procopt --help` and the other commands start without it
+    from app.core.backup import BackupError, restore
+
+    settings = _settings_or_exit()
+    try:
+        done = restore(settings.database_url, args.file, force=args.force)
+    except BackupError as exc:
+        sys.exit(f"procopt: cannot restore: {exc}")
+    print(f"procopt: restored {done.file} into {done.database} (migration {', '.join(done.heads)})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,6 +132,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("backup", help="write a consistent backup of the database to FILE (also while serving)")
+    p.add_argument("file", metavar="FILE", type=Path,
+                   help="the backup to write (must not exist): SQLite: a database file; PostgreSQL: a pg_dump archive")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="replace the database's contents with the backup in FILE")
+    p.add_argument("file", metavar="FILE", type=Path, help="a backup made by `procopt backup`")
+    p.add_argument("--force", action="store_true", help="overwrite a database that has data")
+    p.set_defaults(func=cmd_restore)
 
     args = parser.parse_args(argv)
     args.func(args)
