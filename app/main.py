@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__, routers
-from app.core import health, http_errors
+from app.core import docs, health, http_errors
 from app.core.config import PROJECT_ROOT, get_settings
 from app.core.middleware import CatchAll, SecurityHeaders
 
@@ -58,7 +58,7 @@ def create_app() -> FastAPI:
         title="procopt",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/api/docs",
+        docs_url=None,  # served by app.core.docs (vendored Swagger UI under the CSP)
         redoc_url=None,
         openapi_url="/openapi.json",
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
@@ -70,6 +70,7 @@ def create_app() -> FastAPI:
 
     app.include_router(routers.api_router)
     app.include_router(health.router)
+    docs.install(app)  # /api/docs (unless API_DOCS=false) and the credentials in /openapi.json
     app.include_router(routers.pages_router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app

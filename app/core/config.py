@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1)
     # Cookies get the Secure flag when served over https; force it behind a TLS proxy.
     cookie_secure: bool | None = None
+    # The API reference (Swagger UI) at /api/docs; off: /api/docs is a 404 (/openapi.json stays).
+    api_docs: bool = True
 
     @property
     def is_production(self) -> bool:
