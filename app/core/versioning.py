@@ -1,7 +1,8 @@
 """Optimistic concurrency for versioned records, and their one audited update path.
 
-Every versioned record (`version` column) is changed through `save_update`: the version is bumped,
-the change flushed and audited. The caller checks `If-Match` first with `check_version`.
+A versioned record (`version` column) is changed in two steps: `check_version` compares the client's
+`If-Match` with the record, holding the record's row locked from then to the end of the unit of work;
+`save_update` (or `bump` for records written with their parent) raises the version, flushes and audits.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy import inspect
+from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from app.core.audit import record
@@ -25,7 +28,18 @@ class Versioned(Protocol):
 
 
 def check_version(entity: Versioned, expected: int | None, what: str) -> None:
-    if expected is not None and entity.version != expected:
+    """`expected` (If-Match) must be the record's version; call it before changing the record.
+
+    The row is locked and read again first (SELECT ... FOR UPDATE): of two writers sent with the same
+    version, the second waits for the first to commit and then sees its version, so it gets a 412
+    instead of overwriting the first (a lost update). On SQLite a writing unit of work already holds
+    the database's write lock from its first statement (`BEGIN IMMEDIATE`)."""
+    if expected is None:
+        return
+    session = object_session(entity)
+    if session is not None and inspect(entity).persistent:
+        session.refresh(entity, with_for_update=True)
+    if entity.version != expected:
         raise PreconditionFailed(
             f"The {what} was changed by someone else (now version {entity.version}, you had version "
             f"{expected}). Reload and apply your change again.",

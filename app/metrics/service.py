@@ -13,9 +13,10 @@ from sqlmodel import Session, col, select
 from app.core.audit import AuditRecord, history, record
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, RuleViolation
+from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from app.core.ids import Id
 from app.core.pagination import Cursor, page_window
+from app.core.versioning import check_version
 from app.initiatives.models import Initiative
 from app.metrics import aggregate
 from app.metrics.models import (
@@ -163,17 +164,10 @@ def create_kpi(session: Session, data: KpiCreate, actor: User) -> Kpi:
     return kpi
 
 
-def check_version(current: int, expected: int, what: str = "KPI") -> None:
-    if current != expected:
-        raise PreconditionFailed(
-            f"The {what} was changed by someone else (now version {current}, you had version {expected}). "
-            "Reload and apply your change again.", current_version=current)
-
-
 def update_kpi(session: Session, kpi_id: int, data: KpiUpdate, actor: User, *, expected_version: int) -> Kpi:
     kpi = get_kpi(session, kpi_id)
     _require_edit(actor, kpi)
-    check_version(kpi.version, expected_version)
+    check_version(kpi, expected_version, "KPI")
     before = snapshot(session, kpi)
     changes = data.model_dump(exclude_unset=True)
     for key in ("name_en", "name_zh", "description", "unit", "direction", "aggregation", "owner_id"):
@@ -302,7 +296,7 @@ def update_rule(session: Session, kpi_id: int, rule_id: int, data: AlertRuleUpda
     kpi = get_kpi(session, kpi_id)
     _require_edit(actor, kpi)
     rule = get_rule(session, kpi_id, rule_id)
-    check_version(rule.version, expected_version, "alert rule")
+    check_version(rule, expected_version, "alert rule")
     before = rule_read(rule).model_dump(mode="json")
     changes = data.model_dump(exclude_unset=True)
     if rule.kind == AlertRuleKind.target_breach and {"percent", "periods"} & changes.keys():
@@ -418,8 +412,7 @@ def acknowledge(session: Session, alert_id: int, actor: User, *, expected_versio
     if not can_acknowledge(actor):
         raise Forbidden("Viewers cannot acknowledge alerts.")
     alert = get_alert(session, alert_id)
-    if expected_version is not None:
-        check_version(alert.version, expected_version, "alert")
+    check_version(alert, expected_version, "alert")
     if alert.status == AlertStatus.acknowledged:
         return alert
     before = alert_snapshot(alert)

@@ -15,9 +15,10 @@ from sqlmodel import Session, col, select
 
 from app.core.audit import AuditRecord, history, record
 from app.core.db import utcnow
-from app.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, RuleViolation
+from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from app.core.ids import Id
 from app.core.pagination import Cursor, bad_cursor, page_window
+from app.core.versioning import check_version
 from app.departments.models import Department
 from app.departments.service import by_codes
 from app.processes.models import Process, ProcessDepartment, ProcessStatus
@@ -113,20 +114,11 @@ def create_process(session: Session, data: ProcessCreate, actor: User) -> Proces
     return process
 
 
-def check_version(process: Process, expected: int) -> None:
-    if process.version != expected:
-        raise PreconditionFailed(
-            f"The process was changed by someone else (now version {process.version}, "
-            f"you had version {expected}). Reload and apply your change again.",
-            current_version=process.version,
-        )
-
-
 def update_process(session: Session, process_id: int, data: ProcessUpdate, actor: User, *,
                    expected_version: int) -> Process:
     process = _get_for_change(session, process_id)
     _require_edit(actor, process)
-    check_version(process, expected_version)
+    check_version(process, expected_version, "process")
     before = snapshot(session, process)
     changes = data.model_dump(exclude_unset=True)
     for key in ("name", "description", "departments", "owner_id"):
@@ -154,7 +146,7 @@ def set_status(session: Session, process_id: int, status: ProcessStatus, actor: 
     process = _get_for_change(session, process_id)
     _require_edit(actor, process)
     if expected_version is not None:
-        check_version(process, expected_version)
+        check_version(process, expected_version, "process")
     if process.status == status:
         return process
     before = snapshot(session, process)
