@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from app.auth.models import ServiceToken
 from app.core.db import SessionDep, best_effort, end_read, utcnow
 from app.core.errors import Forbidden, NotAuthenticated
+from app.core.ids import INT_MAX
 from app.core.security import (
     SERVICE_TOKEN_PREFIX,
     InvalidToken,
@@ -82,11 +83,19 @@ def _person(token: str, via: str) -> Credential:
         claims = decode_access_token(token)
     except InvalidToken as exc:
         raise NotAuthenticated("Invalid or expired token.") from exc
-    try:
-        user_id = int(claims["sub"])
-    except (TypeError, ValueError) as exc:
-        raise NotAuthenticated("Invalid token subject.") from exc
+    user_id = _subject_id(claims["sub"])
+    if user_id is None:
+        raise NotAuthenticated("Invalid token subject.")
     return Credential(via=via, user_id=user_id, session_id=str(claims.get("jti") or claims["iat"]))
+
+
+def _subject_id(sub: object) -> int | None:
+    """A JWT's `sub` as an account id: the digits 0-9 only, within the id columns' range (a 20-digit
+    subject reached the database and failed there with a 500)."""
+    if isinstance(sub, str) and sub.isascii() and sub.isdigit() and len(sub) <= len(str(INT_MAX)):
+        user_id = int(sub)
+        return user_id if 1 <= user_id <= INT_MAX else None
+    return None
 
 
 def read_credential(request: Request) -> Credential | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -87,7 +88,7 @@ def _verified(token: str, secret_key: str, issuer: str, audience: str) -> dict[s
     if "crit" in header:
         raise InvalidToken("critical header extensions are not supported")
     try:
-        claims = jwt.decode(
+        claims: Any = jwt.decode(
             token,
             secret_key,
             algorithms=[ALGORITHM],
@@ -109,10 +110,30 @@ def _verified(token: str, secret_key: str, issuer: str, audience: str) -> dict[s
         )
     except JWTError as exc:
         raise InvalidToken(str(exc)) from exc
+    except (TypeError, ValueError, OverflowError) as exc:  # python-jose's int() of an odd `exp`, `iat`, `nbf`
+        raise InvalidToken("malformed time claim") from exc
+    if not isinstance(claims, dict):
+        raise InvalidToken("the payload is not an object")
     missing = [c for c in REQUIRED_CLAIMS if c not in claims]
     if missing:
         raise InvalidToken(f"missing claims: {', '.join(missing)}")
+    _check_claim_types(claims)
     return claims
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_claim_types(claims: dict[str, Any]) -> None:
+    """python-jose checks a time claim by calling `int()` on it and hands back the payload unchanged: an
+    `exp` of "99999999999" passed and then failed our own comparison (a 500). Times must be JSON numbers
+    and `jti` text."""
+    for name in ("exp", "iat", "nbf"):
+        if name in claims and not _is_number(claims[name]):
+            raise InvalidToken(f"`{name}` is not a number")
+    if "jti" in claims and not isinstance(claims["jti"], str):
+        raise InvalidToken("`jti` is not a string")
 
 
 def csrf_token_for(session_id: str) -> str:
