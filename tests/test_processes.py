@@ -621,7 +621,7 @@ def test_bad_bearer_is_401(client):
 
 
 def test_the_list_refuses_a_disabled_or_unknown_account(client, factory, session):
-    """The list checks the account itself (`check_reader`), not through `current_actor`."""
+    """The list checks the caller's account like every endpoint (`CurrentActor`): Bearer and cookie."""
     member = person(factory)
     factory.process(person(factory), code="YH-LC60")
     auth = factory.bearer(member)

@@ -112,7 +112,7 @@ def test_last_used_at_is_recorded(client, admin_headers, session):
 
 @pytest.mark.parametrize("path", ["/api/v1/processes", "/api/v1/departments"])
 def test_last_use_is_written_at_most_once_a_minute(client, admin_headers, session, path):
-    """The list checks tokens itself (`check_reader`), other endpoints through `load_actor`: the same rule."""
+    """The list and another endpoint, both through `load_actor`: the same rule."""
     body = create(client, admin_headers, scopes=["read"]).json()
 
     def used_at(ago: timedelta | None = None) -> datetime | None:

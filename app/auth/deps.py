@@ -219,49 +219,6 @@ def require_scope(scope: str):  # noqa: ANN201
     return Depends(check)
 
 
-# The same rules for handlers that do all of a request's database work in one thread-pool trip
-# (`app.core.db.read_in_thread`, for the hottest reads): the credential is read and checked in the event
-# loop, without the database, and `check_reader` checks the account inside the handler's trip.
-
-
-async def presented_credential(request: Request) -> Credential:
-    credential = read_credential(request)
-    if credential is None:
-        raise NotAuthenticated()
-    await _check_csrf_of_cookie(request, credential.via, credential.session_id)
-    return credential
-
-
-_ACCOUNT_ACTIVE = sa.select(User.is_active).where(User.id == sa.bindparam("user_id"))
-_TOKEN_STATE = (
-    sa.select(ServiceToken.id, ServiceToken.scopes, ServiceToken.revoked_at, ServiceToken.expires_at,
-              ServiceToken.last_used_at, User.is_active)
-    .join_from(ServiceToken, User, User.id == ServiceToken.created_by_id)
-    .where(ServiceToken.token_hash == sa.bindparam("token_hash"))
-)
-
-
-def check_reader(session: Session, credential: Credential, scope: str) -> None:
-    """`current_actor` and `require_scope(scope)` for a handler that reads what every account may read,
-    and so needs no `Actor`, with the same rules in Core statements (loading the account and the token as
-    ORM objects cost as much as the rest of the list's database work, bench/api.py): a person's account
-    must exist and be active; a service token must be known, unrevoked, unexpired, its owner active and
-    `scope` among its scopes, and its last use is recorded as `load_actor` does."""
-    connection = session.connection()
-    if credential.secret is None:
-        if not connection.execute(_ACCOUNT_ACTIVE, {"user_id": credential.user_id}).scalar():
-            raise NotAuthenticated("Account unknown or disabled.")
-        return
-    token = connection.execute(_TOKEN_STATE, {"token_hash": hash_service_token(credential.secret)}).first()
-    if token is None:
-        raise NotAuthenticated("Invalid, expired or revoked service token.")
-    now = utcnow()
-    _check_token(token.revoked_at, token.expires_at, token.is_active, now)
-    _check_scope(token.scopes, scope)
-    if _last_use_due(token.last_used_at, now):
-        connection.execute(_TOKEN_USED, {"token_id": token.id, "now": now})
-
-
 def require_person():  # noqa: ANN201
     """Route dependency: people only (service tokens cannot administer accounts or tokens)."""
 

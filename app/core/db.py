@@ -270,21 +270,6 @@ def _finish(session: Session, ok: bool) -> None:
         session.close()
 
 
-def _read_and_finish(session: Session, work: Callable[[Session], T]) -> T:
-    if isinstance(session.bind, Engine):
-        # Each statement its own transaction: on PostgreSQL no BEGIN and COMMIT round trips; on SQLite a
-        # side write (a token's last use) is a transaction of its own, never refused (`_sqlite_begin`).
-        sqlite = session.bind.dialect.name == "sqlite"
-        session.connection(execution_options={"sqlite_begin": None} if sqlite else {"isolation_level": "AUTOCOMMIT"})
-    try:
-        result = work(session)
-    except BaseException:
-        _finish(session, False)
-        raise
-    _finish(session, True)
-    return result
-
-
 @contextlib.contextmanager
 def undo_on_error(session: Session) -> Iterator[None]:
     """A page's service call: when it raises, what it wrote is undone at once (a savepoint), so the
@@ -293,23 +278,6 @@ def undo_on_error(session: Session) -> Iterator[None]:
     (The API needs no such step: its errors end the request, and the unit of work rolls back.)"""
     with session.begin_nested():
         yield
-
-
-async def read_in_thread(work: Callable[[Session], T]) -> T:
-    """A whole read-only unit of work for an `async def` handler on a hot path, without `SessionDep`:
-    a database slot, a new session, `work(session)` and the end of the unit of work (commit, or roll
-    back if it raises) in one trip to the thread pool.
-
-    A plain `def` handler takes three trips (resolving the caller, the handler, the commit), each a
-    hand-over between threads that cost more CPU than a small query, and FastAPI's dependency solving for
-    the session and the query model cost as much again (bench/api.py). With the credential read in the
-    event loop and the account checked inside `work` (`app.auth.deps.check_reader`), this is one trip.
-
-    `work` only reads (it may still record a service token's last use), so on PostgreSQL each statement
-    runs in autocommit mode. A test session that joins an outer transaction keeps it.
-    """
-    async with database_slots():
-        return await run_in_threadpool(_read_and_finish, new_session(), work)
 
 
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
