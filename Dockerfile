@@ -26,12 +26,11 @@ ENV PATH=/opt/venv/bin:$PATH
 # The same path as at run time: the editable install records /app as the location of the source.
 WORKDIR /app
 
-# Dependencies first, from pyproject.toml alone, so that code changes do not reinstall them.
-COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install --upgrade pip \
-    && pip install -r /tmp/requirements.txt
+# Dependencies first, exactly as locked (versions and hashes: requirements.lock, `make lock` refreshes it),
+# so that code changes do not reinstall them.
+COPY pyproject.toml README.md requirements.lock ./
+RUN pip install --upgrade pip \
+    && pip install --require-hashes -r requirements.lock
 
 # The package itself, editable and without dependencies: only metadata, the `procopt` script and the
 # path hook land in the venv; the code stays in /app (copied again, alone, into the runtime stage).

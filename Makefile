@@ -4,13 +4,18 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install migrate demo lint fmt i18n bench docker clean
+.PHONY: run test install lock migrate demo lint fmt i18n bench docker clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+# Installs exactly the locked versions (requirements-dev.lock, with hashes), then procopt itself without
+# dependencies. The output goes to $(VENV)/install.log and is shown only when the install fails.
+$(STAMP): pyproject.toml requirements-dev.lock
+	@echo "procopt: installing into $(VENV) (log: $(VENV)/install.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@{ $(BIN)/pip install --upgrade pip \
+	   && $(BIN)/pip install --require-hashes -r requirements-dev.lock \
+	   && $(BIN)/pip install --no-deps -e . ; } > $(VENV)/install.log 2>&1 \
+	   || { cat $(VENV)/install.log; echo "procopt: the install failed (log above)"; exit 1; }
+	@touch $(STAMP)
 
 install: $(STAMP)
 
@@ -22,6 +27,12 @@ run: $(STAMP)  ## set up, migrate, load demo data into an empty database, serve 
 test: $(STAMP)  ## the whole suite: SQLite, plus PostgreSQL when TEST_DATABASE_URL is set; lint too
 	$(BIN)/ruff check app tests bench migrations
 	$(BIN)/pytest
+
+lock: $(STAMP)  ## refresh requirements.lock (runtime, the Docker image) and requirements-dev.lock from pyproject.toml's ranges
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
+	    --custom-compile-command 'make lock' -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes --quiet \
+	    --custom-compile-command 'make lock' -o requirements-dev.lock
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench migrations
