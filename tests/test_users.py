@@ -19,6 +19,7 @@ from tests.helpers import (  # noqa: F401
     api_login,
     assert_401,
     assert_problem,
+    bearer_for,
     csrf_tokens,
     fast_hashing,
     page_login,
@@ -186,8 +187,8 @@ def test_admin_updates_a_user(client, factory, admin_headers):
     assert (body["display_name"], body["role"], body["department"]) == ("Renamed", "lead", "legal")
     assert body["email"] == user.email
     assert client.get(f"{URL}/{user.id}", headers=admin_headers).json() == body
-    # a lead may now list users
-    assert client.get(URL, headers=factory.bearer(user)).status_code == 200
+    # a lead may now list users (after logging in again: the role change ended the member's tokens)
+    assert client.get(URL, headers=bearer_for(client, user.email, PASSWORD)).status_code == 200
 
 
 def test_admin_resets_a_password(client, factory, admin_headers):
@@ -265,9 +266,10 @@ def test_disabled_user_token_stops_working(client, factory, admin_headers):
     assert_401(client.get(f"{URL}/me", headers=headers))
     assert_401(client.get(URL, headers=headers))
     assert_401(api_login(client, user.email, PASSWORD))
-    # re-enabled, the same token works again (it has not expired)
+    # re-enabled, the token from before stays ended (tests/test_sessions_end.py); a new login works
     assert client.patch(f"{URL}/{user.id}", headers=admin_headers, json={"is_active": True}).status_code == 200
-    assert client.get(f"{URL}/me", headers=headers).status_code == 200
+    assert_401(client.get(f"{URL}/me", headers=headers))
+    assert client.get(f"{URL}/me", headers=bearer_for(client, user.email, PASSWORD)).status_code == 200
 
 
 # --- audit ----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from app.core.errors import NotAuthenticated
 from app.core.http_errors import problem_response
 from app.core.ids import Id
 from app.core.security import create_access_token
+from app.users.service import end_sessions
 
 router = APIRouter(tags=["auth"])
 # Responses carrying a credential must not be stored by any cache (RFC 6749 section 5.1).
@@ -44,7 +45,16 @@ def issue_token(
         return problem_response(request, exc)
     minutes = get_settings().access_token_minutes
     response.headers.update(NO_STORE)
-    return TokenResponse(access_token=create_access_token(str(user.id)), expires_in=minutes * 60)
+    return TokenResponse(access_token=create_access_token(str(user.id), generation=user.token_generation),
+                         expires_in=minutes * 60)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, dependencies=[require_person()])
+def logout(session: SessionDep, actor: CurrentActor) -> Response:
+    """End the caller's sessions: every access token issued to the account so far (this one, other
+    devices' and the login cookie) stops working. Log in again for a new one."""
+    end_sessions(session, actor.user.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/service-tokens", status_code=status.HTTP_201_CREATED, response_model=ServiceTokenCreated,

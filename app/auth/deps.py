@@ -76,6 +76,7 @@ class Credential:
     user_id: int | None = None
     session_id: str | None = None
     secret: str | None = None
+    generation: int = 0  # a JWT's `gen`: the account's token generation when it was issued
 
 
 def _person(token: str, via: str) -> Credential:
@@ -86,7 +87,8 @@ def _person(token: str, via: str) -> Credential:
     user_id = _subject_id(claims["sub"])
     if user_id is None:
         raise NotAuthenticated("Invalid token subject.")
-    return Credential(via=via, user_id=user_id, session_id=str(claims.get("jti") or claims["iat"]))
+    return Credential(via=via, user_id=user_id, session_id=str(claims.get("jti") or claims["iat"]),
+                      generation=claims.get("gen", 0))
 
 
 def _subject_id(sub: object) -> int | None:
@@ -149,13 +151,16 @@ def _actor_from_service_token(session: Session, secret: str) -> Actor:
 
 
 def load_actor(session: Session, credential: Credential) -> Actor | None:
-    """The account behind a credential, checked against the database (active, token not revoked)."""
+    """The account behind a credential, checked against the database (active, token not revoked; a JWT
+    issued before the account's last password or role change, deactivation or logout has ended)."""
     if credential.secret is not None:
         return _actor_from_service_token(session, credential.secret)
     user = session.get(User, credential.user_id)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or user.token_generation != credential.generation:
         if credential.via == "cookie":
-            return None
+            return None  # the page asks to log in again
+        if user is not None and user.is_active:
+            raise NotAuthenticated("This session has ended; log in again.")
         raise NotAuthenticated("Account unknown or disabled.")
     return Actor(user=user, via=credential.via, session_id=credential.session_id)
 

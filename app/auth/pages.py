@@ -18,6 +18,7 @@ from app.core.ids import Id
 from app.core.security import create_access_token
 from app.core.templating import redirect, render
 from app.pages import safe_next
+from app.users.service import end_sessions
 
 router = APIRouter()
 
@@ -58,7 +59,7 @@ def login(request: Request, session: SessionDep, form: FormData) -> Response:
     response = redirect(request, target, flash="logged_in")
     response.set_cookie(
         COOKIE_NAME,
-        create_access_token(str(user.id)),
+        create_access_token(str(user.id), generation=user.token_generation),
         max_age=settings.access_token_minutes * 60,
         httponly=True,
         samesite="lax",
@@ -69,7 +70,11 @@ def login(request: Request, session: SessionDep, form: FormData) -> Response:
 
 
 @router.post("/logout")
-def logout(request: Request, actor: CurrentActor) -> Response:
+def logout(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    """Log out: the cookie is deleted and its token ended, with every other token of the account (a copy
+    of the cookie used as a Bearer token, other browsers)."""
+    if actor.token is None:
+        end_sessions(session, actor.user.id)
     response = redirect(request, "/login", flash="logged_out")
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="lax", secure=_secure(request))
     return response

@@ -47,7 +47,9 @@ def verify_password(password: str, hashed: str | None) -> bool:
         return False
 
 
-def create_access_token(subject: str, *, minutes: int | None = None, extra: dict[str, Any] | None = None) -> str:
+def create_access_token(subject: str, *, generation: int = 0, minutes: int | None = None,
+                        extra: dict[str, Any] | None = None) -> str:
+    """A token for account `subject`, valid while the account's `token_generation` is `generation`."""
     settings = get_settings()
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
@@ -57,6 +59,7 @@ def create_access_token(subject: str, *, minutes: int | None = None, extra: dict
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "jti": secrets.token_urlsafe(12),
+        "gen": generation,
     }
     if extra:
         claims.update(extra)
@@ -68,7 +71,8 @@ def decode_access_token(token: str) -> dict[str, Any]:
 
     A token that verified once is remembered (per process, bounded) with the key and claims it was
     checked against, so the next request with it skips the signature check; its expiry is checked every
-    time. Account state (disabled, deleted) is never cached: app/auth/deps.py reads it per request.
+    time. Account state (disabled, deleted, its token generation) is never cached: app/auth/deps.py reads
+    it from the account's row per request and compares the token's `gen` with it.
     """
     settings = get_settings()
     claims = _verified(token, settings.secret_key, settings.jwt_issuer, settings.jwt_audience)
@@ -127,13 +131,16 @@ def _is_number(value: object) -> bool:
 
 def _check_claim_types(claims: dict[str, Any]) -> None:
     """python-jose checks a time claim by calling `int()` on it and hands back the payload unchanged: an
-    `exp` of "99999999999" passed and then failed our own comparison (a 500). Times must be JSON numbers
-    and `jti` text."""
+    `exp` of "99999999999" passed and then failed our own comparison (a 500). Times must be JSON numbers,
+    `jti` text and `gen` (the account's token generation; absent: 0) a whole number."""
     for name in ("exp", "iat", "nbf"):
         if name in claims and not _is_number(claims[name]):
             raise InvalidToken(f"`{name}` is not a number")
     if "jti" in claims and not isinstance(claims["jti"], str):
         raise InvalidToken("`jti` is not a string")
+    gen = claims.get("gen", 0)
+    if isinstance(gen, bool) or not isinstance(gen, int) or gen < 0:
+        raise InvalidToken("`gen` is not a whole number")
 
 
 def csrf_token_for(session_id: str) -> str:

@@ -32,3 +32,6 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     version: int = Field(default=1, nullable=False)
+    # Carried in each access token as `gen` (app/core/security.py); raised when the account's password or
+    # role changes, it is disabled or logs out, which ends every token issued before (app/auth/deps.py).
+    token_generation: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from app.core.audit import record
@@ -72,22 +73,36 @@ def update_user(session: Session, user_id: int, data: UserUpdate, actor: User) -
     if "department" in changes:
         code = changes.pop("department")
         user.department_id = by_codes(session, [code], "department")[0].id if code else None
+    ends_sessions = False
     if "password" in changes:
         password = changes.pop("password")
         if password is not None:
             user.password_hash = hash_password(password)
+            ends_sessions = True
     for key, value in changes.items():
         if value is None:
             raise RuleViolation(f"{key} cannot be null.",
                                 errors=[{"loc": ["body", key], "field": key, "message": "may not be null",
                                          "type": "null"}])
+        if (key == "role" and value != user.role) or (key == "is_active" and value is False and user.is_active):
+            ends_sessions = True
         setattr(user, key, value)
+    if ends_sessions:
+        # Earlier tokens of the account stop working (app/auth/deps.py); the next login gets the new one.
+        user.token_generation += 1
     user.updated_at = utcnow()
     user.version += 1
     session.add(user)
     session.flush()
     record(session, actor, "update", "user", user.id, before, _snapshot(session, user))
     return user
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Logout: every token issued to the account so far stops working (its token generation moves on,
+    in one statement, so that concurrent logouts and changes each count)."""
+    session.exec(sa.update(User).where(User.id == user_id)
+                    .values(token_generation=User.token_generation + 1))
 
 
 def get_user(session: Session, user_id: int) -> User:
