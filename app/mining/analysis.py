@@ -29,11 +29,14 @@ def analyze(
     containing_activity: str | None = None,
     top_variants: int = 10,
     top_bottlenecks: int = 10,
+    tz: str = "UTC",
 ) -> dict[str, Any]:
     """`core_results` plus p95s, activity statistics, top variants, weekly counts and bottlenecks.
 
     Filters keep whole cases: those whose first event is in [date_from, date_to) (naive datetimes and
     dates are UTC) and, when `containing_activity` is given, that contain that activity at least once.
+    Weekly counts are per ISO week (Monday) in time zone `tz`, the rule of `week_start` (the service passes
+    BUSINESS_TIMEZONE, as for the KPIs a log publishes).
     """
     events, names = _prepare(df)
     keep: list[pl.Expr] = []
@@ -47,7 +50,14 @@ def analyze(
     if containing_activity is not None:
         code = names.index(containing_activity) if containing_activity in names else -1
         events = events.filter((pl.col("act") == code).any().over("case"))
-    return _results(events, names, extended=True, top_variants=top_variants, top_bottlenecks=top_bottlenecks)
+    return _results(events, names, extended=True, top_variants=top_variants, top_bottlenecks=top_bottlenecks,
+                    tz=tz)
+
+
+def week_start(instant: pl.Expr, tz: str) -> pl.Expr:
+    """The Monday (a date) of the ISO week holding each UTC instant, in time zone `tz`: the one week rule of
+    the analysis's weekly volumes and of the KPIs a log publishes (`steps.weekly_case_stats`)."""
+    return instant.dt.convert_time_zone(tz).dt.truncate("1w").dt.date()
 
 
 def _epoch_us(moment: datetime | date) -> int:
@@ -108,6 +118,7 @@ def _results(
     extended: bool,
     top_variants: int = 10,
     top_bottlenecks: int = 10,
+    tz: str = "UTC",
 ) -> dict[str, Any]:
     ev = events.lazy()
     n_acts = len(names) or 1
@@ -137,7 +148,7 @@ def _results(
         queries["next"] = (
             ev.filter(~pl.col("first")).group_by("prev").agg(mean=wait.mean(), median=wait.median())
         )
-        week = pl.from_epoch("ts", "us").dt.truncate("1w").dt.date()
+        week = week_start(pl.from_epoch("ts", "us").dt.replace_time_zone("UTC"), tz)
         queries["started"] = ev.filter("first").group_by(week=week).len()
         queries["completed"] = ev.filter("last").group_by(week=week).len()
     frames = dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
@@ -213,7 +224,7 @@ def _seconds(value: float | None) -> float | None:
 
 
 def _weekly(started: pl.DataFrame, completed: pl.DataFrame) -> list[dict[str, Any]]:
-    """Cases started / completed (first / last event) per ISO week (Monday, UTC), gaps filled with zeros."""
+    """Cases started / completed (first / last event) per ISO week (Monday), gaps filled with zeros."""
     if started.is_empty():
         return []
     weeks = pl.concat([started["week"], completed["week"]])

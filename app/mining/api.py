@@ -44,6 +44,7 @@ def options_from(
     resource_column: str | None,
     delimiter: str | None,
     timezone: str | None,
+    lifecycle: str | None = None,
 ) -> service.ImportOptions:
     mapping = None
     named = [case_column, activity_column, timestamp_column]
@@ -74,8 +75,25 @@ def options_from(
     if delimiter is not None and delimiter not in ("", ",", ";", "\t", "|"):
         raise rule("delimiter must be one of , ; | or a tab.", "delimiter", message="unsupported delimiter")
     return service.ImportOptions(
-        fmt=fmt, mapping=mapping, delimiter=delimiter or None, timezone=timezone or None
+        fmt=fmt, mapping=mapping, delimiter=delimiter or None, timezone=timezone or None,
+        lifecycle=parse_lifecycle(lifecycle),
     )
+
+
+def parse_lifecycle(text: str | None) -> readers.Lifecycle:
+    """The `lifecycle` option of an import: empty (default), `complete`, `all` or comma-separated values."""
+    try:
+        return readers.Lifecycle.parse(text)
+    except readers.EventLogError as exc:
+        raise rule(exc.problems[0]["message"] + ".", "lifecycle", message=exc.problems[0]["message"]) from exc
+
+
+LIFECYCLE_HELP = (
+    "Events kept by lifecycle value (XES `lifecycle:transition`, CSV column `lifecycle:transition` or "
+    "`lifecycle`): `complete`, `all`, or values separated by commas (case-insensitive). Default: `complete` "
+    "when the log has complete events, else all events (the answer's `lifecycle_counts.note` says so). An "
+    "event without a value is `complete`; a CSV without a lifecycle column keeps all rows."
+)
 
 
 @router.post(
@@ -111,6 +129,7 @@ def import_event_log(
     timezone: Annotated[
         str | None, Form(description="IANA zone of timestamps without an offset; default BUSINESS_TIMEZONE")
     ] = None,
+    lifecycle: Annotated[str | None, Form(max_length=500, description=LIFECYCLE_HELP)] = None,
 ):
     """Import an event log (multipart). Without a mapping, XES-style (`case:concept:name`,
     `concept:name`, `time:timestamp`, `org:resource`) and common column names are recognised."""
@@ -123,6 +142,7 @@ def import_event_log(
         resource_column,
         delimiter,
         timezone,
+        lifecycle,
     )
     log = service.import_log(
         session,

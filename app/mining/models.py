@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from app.core.db import UTCDateTime, enum_column, utcnow
+from app.core.db import JSONType, UTCDateTime, enum_column, utcnow
 
 
 class LogFormat(enum.StrEnum):
@@ -38,6 +39,9 @@ class EventLog(SQLModel, table=True):
     first_event: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_event: datetime | None = Field(default=None, sa_type=UTCDateTime)
     size_bytes: int
+    # Events read, kept and skipped per lifecycle value at import (readers.LifecycleReport.as_dict());
+    # null for logs imported before it was recorded.
+    lifecycle_counts: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONType))
     uploaded_by_id: int = Field(foreign_key="users.id", ondelete="RESTRICT")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

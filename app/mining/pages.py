@@ -21,9 +21,10 @@ from app.initiatives import service as initiatives
 from app.initiatives.models import Initiative
 from app.metrics import service as metrics
 from app.mining import flowmap, service
-from app.mining.api import read_upload
+from app.mining.api import parse_lifecycle, read_upload
 from app.mining.models import EventLog
 from app.mining.readers import ColumnMapping
+from app.mining.schemas import LifecycleCounts
 from app.processes.models import Process, ProcessStatus
 
 router = APIRouter(prefix="/event-logs")
@@ -80,7 +81,7 @@ def _list(
             "process_names": {p.id: f"{p.code} {p.name}" for p in processes},
             "process_id": process_id,
             "can_upload": service.can_upload(actor.user),
-            "values": values or {"process_id": process_id, "timezone": ""},
+            "values": values or {"process_id": process_id, "timezone": "", "lifecycle": ""},
             "errors": errors or [],
             "initiatives": _initiatives(session),
         },
@@ -122,6 +123,7 @@ def upload(
     case_column: Annotated[str, Form()] = "",
     activity_column: Annotated[str, Form()] = "",
     timestamp_column: Annotated[str, Form()] = "",
+    lifecycle: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     gettext = gettext_for(negotiate(request))
     values = {
@@ -133,6 +135,7 @@ def upload(
         "case_column": case_column,
         "activity_column": activity_column,
         "timestamp_column": timestamp_column,
+        "lifecycle": lifecycle,
     }
     mapping = None
     if case_column or activity_column or timestamp_column:
@@ -161,7 +164,8 @@ def upload(
                 filename=file.filename or "upload",
                 data=read_upload(file),
                 options=service.ImportOptions(
-                    mapping=mapping, delimiter=delimiter or None, timezone=timezone or None
+                    mapping=mapping, delimiter=delimiter or None, timezone=timezone or None,
+                    lifecycle=parse_lifecycle(lifecycle),
                 ),
                 actor=actor.user,
             )
@@ -207,12 +211,14 @@ def log_detail(
         detail = 100 if len(result["directly_follows"]) <= 40 else 15
     gettext = gettext_for(negotiate(request))
     histogram = flowmap.duration_histogram(frame)
+    counts = LifecycleCounts.model_validate(log.lifecycle_counts) if log.lifecycle_counts else None
     return render(
         request,
         "mining/detail.html",
         {
             "log": log,
             "process": session.get(Process, log.process_id),
+            "counts": counts,
             "r": result,
             "map": flowmap.layout(result, detail=detail),
             "histogram": histogram,

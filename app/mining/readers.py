@@ -4,6 +4,10 @@ The frame has columns `case_id` (Utf8), `activity` (Utf8), `timestamp` (Datetime
 `start_timestamp` (Datetime us UTC, only when the source has one), `resource` (Utf8, nullable)
 and `idx` (UInt32, position of the event in the file). Invalid input raises `EventLogError`
 listing the problems; a partial frame is never returned.
+
+Events are kept by their lifecycle value (XES `lifecycle:transition`, a CSV/Parquet `lifecycle:transition`
+or `lifecycle` column), see `Lifecycle`; `read_log` also returns how many events of each value were read
+and skipped (`LifecycleReport`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import zlib
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypedDict
+from typing import IO, Any, TypedDict
 from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +40,9 @@ _CANDIDATES: dict[str, tuple[str, ...]] = {
     "start_timestamp": ("start_timestamp", "time:start", "start_time"),
     "resource": ("org:resource", "resource", "user"),
 }
+LIFECYCLE_COLUMNS = ("lifecycle:transition", "lifecycle")
+COMPLETE = "complete"
+ALL = "all"
 _AWARE = ("%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M%z", "%Y-%m-%dT%H:%M%z")
 _NAIVE = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
 _XES_KEYS = frozenset({"concept:name", "time:timestamp", "org:resource", "lifecycle:transition"})
@@ -72,10 +79,104 @@ class ColumnMapping:
 Source = bytes | Path
 
 
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """Which events to keep by lifecycle value (compared case-insensitively, spaces trimmed).
+
+    `mode` is `default` (the `complete` events when the log has some, else all events), `complete`, `all`,
+    or `values` (the events whose value is one of `values`). An event without a lifecycle value counts as
+    `complete` (the XES standard's default); a CSV or Parquet log without a lifecycle column keeps all rows.
+    """
+
+    mode: str = "default"
+    values: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str | None) -> Lifecycle:
+        """`None` or empty: default; `complete`; `all`; or comma-separated values."""
+        values = tuple(dict.fromkeys(v.strip() for v in (text or "").split(",") if v.strip()))
+        lowered = [v.lower() for v in values]
+        if not values:
+            return cls()
+        if ALL in lowered:
+            if len(values) > 1:
+                msg = "`all` cannot be combined with other lifecycle values"
+                raise EventLogError([{"row": None, "field": "lifecycle", "message": msg}])
+            return cls(ALL)
+        if lowered == [COMPLETE]:
+            return cls(COMPLETE)
+        return cls("values", values)
+
+    def describe(self) -> str | list[str] | None:
+        """The option as given: None (default), `complete`, `all` or the list of values."""
+        return None if self.mode == "default" else list(self.values) if self.mode == "values" else self.mode
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleReport:
+    """Events read, kept, and skipped per lifecycle value (`values`: all events read per value, in file
+    spelling; empty when the log has no lifecycle values), and the selection applied."""
+
+    read: int
+    kept: int
+    values: dict[str, int]
+    skipped: dict[str, int]
+    lifecycle: str | list[str]
+    requested: str | list[str] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"read": self.read, "kept": self.kept, "skipped": self.skipped, "lifecycle": self.lifecycle,
+                "requested": self.requested, "values": self.values}
+
+
+def read_log(
+    kind: str,
+    data: Source | IO[bytes],
+    *,
+    mapping: ColumnMapping | None = None,
+    delimiter: str | None = None,
+    timezone: str = "UTC",
+    lifecycle: Lifecycle | None = None,
+) -> tuple[pl.DataFrame, LifecycleReport]:
+    """Read a `csv`, `xes` or `parquet` log: the frame of the events kept and the lifecycle report."""
+    lifecycle = lifecycle or Lifecycle()
+    if kind == "csv":
+        return _read_csv(data, mapping, delimiter, timezone, lifecycle)  # type: ignore[arg-type]
+    if kind == "xes":
+        return _read_xes(data, timezone, lifecycle)
+    return _read_parquet(data, mapping, timezone, lifecycle)  # type: ignore[arg-type]
+
+
 def read_csv(
-    data: Source, mapping: ColumnMapping | None = None, delimiter: str | None = None, timezone: str = "UTC"
+    data: Source,
+    mapping: ColumnMapping | None = None,
+    delimiter: str | None = None,
+    timezone: str = "UTC",
+    lifecycle: Lifecycle | None = None,
 ) -> pl.DataFrame:
     """Read a CSV event log; naive timestamps are local times in `timezone`."""
+    return _read_csv(data, mapping, delimiter, timezone, lifecycle or Lifecycle())[0]
+
+
+def read_parquet(
+    data: Source, mapping: ColumnMapping | None = None, timezone: str = "UTC", lifecycle: Lifecycle | None = None
+) -> pl.DataFrame:
+    """Read a Parquet event log; naive timestamps are local times in `timezone`."""
+    return _read_parquet(data, mapping, timezone, lifecycle or Lifecycle())[0]
+
+
+def read_xes(data: Source | IO[bytes], timezone: str = "UTC", lifecycle: Lifecycle | None = None) -> pl.DataFrame:
+    """Stream an XES log (plain or gzip); by default keeps the `complete` events (missing lifecycle counts as
+    complete), or all events when there are none (see `Lifecycle`).
+
+    Problem rows are 1-based trace numbers.
+    """
+    return _read_xes(data, timezone, lifecycle or Lifecycle())[0]
+
+
+def _read_csv(
+    data: Source, mapping: ColumnMapping | None, delimiter: str | None, timezone: str, lifecycle: Lifecycle
+) -> tuple[pl.DataFrame, LifecycleReport]:
     _check_timezone(timezone)
     head = _head(data)
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
@@ -97,11 +198,13 @@ def read_csv(
         )
     except pl.exceptions.PolarsError as exc:
         raise EventLogError([{"row": None, "field": None, "message": f"malformed CSV: {exc}"}]) from exc
-    return _normalise(raw.select(pl.col(src).alias(dst) for dst, src in columns.items()), timezone)
+    renamed = raw.select(pl.col(src).alias(dst) for dst, src in columns.items())
+    return _select_lifecycle(renamed, timezone, lifecycle, None)
 
 
-def read_parquet(data: Source, mapping: ColumnMapping | None = None, timezone: str = "UTC") -> pl.DataFrame:
-    """Read a Parquet event log; naive timestamps are local times in `timezone`."""
+def _read_parquet(
+    data: Source, mapping: ColumnMapping | None, timezone: str, lifecycle: Lifecycle
+) -> tuple[pl.DataFrame, LifecycleReport]:
     _check_timezone(timezone)
     try:
         raw = pl.read_parquet(io.BytesIO(data) if isinstance(data, bytes) else data)
@@ -112,25 +215,66 @@ def read_parquet(data: Source, mapping: ColumnMapping | None = None, timezone: s
         pl.col(src).alias(dst) if dst.endswith("timestamp") else pl.col(src).cast(pl.String).alias(dst)
         for dst, src in columns.items()
     ]
-    return _normalise(raw.select(exprs), timezone)
+    return _select_lifecycle(raw.select(exprs), timezone, lifecycle, None)
 
 
-def read_xes(data: Source | IO[bytes], timezone: str = "UTC") -> pl.DataFrame:
-    """Stream an XES log (plain or gzip); keeps `complete` events (missing lifecycle counts as complete).
-
-    Problem rows are 1-based trace numbers.
-    """
+def _read_xes(
+    data: Source | IO[bytes], timezone: str, lifecycle: Lifecycle
+) -> tuple[pl.DataFrame, LifecycleReport]:
     _check_timezone(timezone)
     try:
         with ExitStack() as owned:
-            cases, activities, stamps, resources, traces = _parse_xes(_open(data, owned))
+            cases, activities, stamps, resources, lifecycles, traces = _parse_xes(_open(data, owned))
     except (ET.ParseError, OSError, EOFError, zlib.error) as exc:
         raise EventLogError([{"row": None, "field": None, "message": f"invalid XES: {exc}"}]) from exc
     raw = pl.DataFrame(
-        {"case_id": cases, "activity": activities, "timestamp": stamps, "resource": resources},
-        schema=dict.fromkeys(("case_id", "activity", "timestamp", "resource"), pl.String),
+        {"case_id": cases, "activity": activities, "timestamp": stamps, "resource": resources,
+         "lifecycle": lifecycles},
+        schema=dict.fromkeys(("case_id", "activity", "timestamp", "resource", "lifecycle"), pl.String),
     )
-    return _normalise(raw, timezone, rows=pl.Series("row", traces, pl.UInt32))
+    return _select_lifecycle(raw, timezone, lifecycle, pl.Series("row", traces, pl.UInt32))
+
+
+def _select_lifecycle(
+    raw: pl.DataFrame, timezone: str, lifecycle: Lifecycle, rows: pl.Series | None
+) -> tuple[pl.DataFrame, LifecycleReport]:
+    """Keep the events of the chosen lifecycle (column `lifecycle`, absent when the log has none), then
+    validate and type them. `rows` numbers the raw events for problem reports (1-based rows by default)."""
+    read = raw.height
+    if read == 0:
+        raise EventLogError([{"row": None, "field": None, "message": "the log has no events"}])
+    if "lifecycle" not in raw.columns:
+        report = LifecycleReport(read, read, {}, {}, ALL, lifecycle.describe())
+        return _normalise(raw, timezone, rows), report
+    # No value (an XES event without the key, an empty cell) is `complete`, the XES standard's default.
+    blank = pl.col("lifecycle").is_null() | (pl.col("lifecycle").str.strip_chars() == "")
+    value = pl.when(blank).then(pl.lit(COMPLETE)).otherwise(pl.col("lifecycle")).alias("lifecycle")
+    counts = raw.group_by(value).len().sort(["len", "lifecycle"], descending=[True, False])
+    spelled = dict(counts.iter_rows())  # every value read, in file spelling, most frequent first
+    key = value.str.strip_chars().str.to_lowercase()
+    mode = lifecycle.mode
+    if mode == "default":
+        mode = COMPLETE if raw.select((key == COMPLETE).any()).item() else ALL
+    applied: str | list[str] = list(lifecycle.values) if mode == "values" else mode
+    skipped: dict[str, int] = {}
+    kept = read
+    if mode != ALL:
+        wanted = [COMPLETE] if mode == COMPLETE else [v.lower() for v in lifecycle.values]
+        mask = raw.select(key.is_in(wanted).alias("keep"))["keep"]
+        kept = int(mask.sum())
+        if kept == 0:
+            shown = ", ".join(f"{v} ({n})" for v, n in list(spelled.items())[:20])
+            asked = ", ".join(applied) if isinstance(applied, list) else applied
+            msg = f"no events with lifecycle {asked}; the log's lifecycle values are: {shown}"
+            raise EventLogError([{"row": None, "field": "lifecycle", "message": msg}])
+        if kept < read:
+            by_value = dict(raw.filter(~mask).group_by(value).len().iter_rows())
+            skipped = {v: by_value[v] for v in spelled if v in by_value}
+            numbers = rows if rows is not None else pl.int_range(1, read + 1, dtype=pl.UInt32, eager=True)
+            rows = numbers.filter(mask)
+            raw = raw.filter(mask)
+    report = LifecycleReport(read, kept, spelled, skipped, applied, lifecycle.describe())
+    return _normalise(raw.drop("lifecycle"), timezone, rows), report
 
 
 def sniff_delimiter(lines: list[str]) -> str:
@@ -186,6 +330,10 @@ def _resolve_columns(header: list[str], mapping: ColumnMapping | None) -> dict[s
                 problems.append({"row": None, "field": field, "message": msg})
     if problems:
         raise EventLogError(problems)
+    lowered = {h.strip().lower(): h for h in reversed(header)}
+    found = next((lowered[c] for c in LIFECYCLE_COLUMNS if c in lowered), None)
+    if found is not None and found not in columns.values():
+        columns["lifecycle"] = found
     return columns
 
 
@@ -206,11 +354,12 @@ def _open(data: Source | IO[bytes], owned: ExitStack) -> IO[bytes]:
 
 def _parse_xes(
     stream: IO[bytes],
-) -> tuple[list[str | None], list[str | None], list[str | None], list[str | None], list[int]]:
+) -> tuple[list[str | None], list[str | None], list[str | None], list[str | None], list[str | None], list[int]]:
     cases: list[str | None] = []
     activities: list[str | None] = []
     stamps: list[str | None] = []
     resources: list[str | None] = []
+    lifecycles: list[str | None] = []
     traces: list[int] = []
     stack: list[str] = []
     trace_no = 0
@@ -238,8 +387,7 @@ def _parse_xes(
             continue
         stack.pop()
         if tag == "event" and event is not None:
-            if event.get("lifecycle:transition", "complete").lower() == "complete":
-                pending.append(event)
+            pending.append(event)
             event = None
             elem.clear()
         elif tag == "trace" and stack == ["log"] and root is not None:
@@ -248,9 +396,10 @@ def _parse_xes(
                 activities.append(ev.get("concept:name"))
                 stamps.append(ev.get("time:timestamp"))
                 resources.append(ev.get("org:resource"))
+                lifecycles.append(ev.get("lifecycle:transition"))
                 traces.append(trace_no)
             root.clear()
-    return cases, activities, stamps, resources, traces
+    return cases, activities, stamps, resources, lifecycles, traces
 
 
 def _normalise(raw: pl.DataFrame, timezone: str, rows: pl.Series | None = None) -> pl.DataFrame:

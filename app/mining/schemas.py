@@ -3,10 +3,47 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from app.core.ids import Id
 from app.mining.models import LogFormat
+
+
+class LifecycleCounts(BaseModel):
+    """What the import read and kept by lifecycle value (XES `lifecycle:transition`, CSV `lifecycle` column)."""
+
+    read: int = Field(description="Events in the file")
+    kept: int = Field(description="Events imported")
+    skipped: dict[str, int] = Field(description="Events left out, per lifecycle value")
+    lifecycle: str | list[str] = Field(description="The selection applied: `complete`, `all` or the values kept")
+    requested: str | list[str] | None = Field(
+        default=None, description="The `lifecycle` option given; null: the default (`complete` when the log "
+        "has complete events, else `all`)")
+    values: dict[str, int] = Field(default_factory=dict, description="Events read per lifecycle value; empty "
+                                   "when the file has no lifecycle values (all rows kept)")
+
+    @field_validator("skipped", "values")
+    @classmethod
+    def _most_frequent_first(cls, counts: dict[str, int]) -> dict[str, int]:
+        # JSONB keeps no key order: most frequent first, ties by value.
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def note(self) -> str | None:
+        """What a user would otherwise miss about the selection, in a sentence."""
+        if not self.values:
+            if self.requested not in (None, "all"):
+                return "The file has no lifecycle column: the lifecycle option does not apply; all rows were kept."
+            return None
+        if self.requested is None and self.lifecycle == "all" and len(self.values) > 0:
+            return (f"The log has no `complete` events, so all {self.read} events were kept (lifecycle values: "
+                    f"{', '.join(list(self.values)[:10])}). Import with `lifecycle` to choose some.")
+        if self.skipped:
+            parts = ", ".join(f"{v} {n}" for v, n in self.skipped.items())
+            return (f"{self.read - self.kept} of {self.read} events were skipped by their lifecycle value ({parts}); "
+                    "import with `lifecycle=all` to keep them.")
+        return None
 
 
 class EventLogRead(BaseModel):
@@ -24,6 +61,9 @@ class EventLogRead(BaseModel):
     first_event: datetime | None
     last_event: datetime | None
     size_bytes: int
+    lifecycle_counts: LifecycleCounts | None = Field(
+        description="Events read, kept and skipped per lifecycle value; null for logs imported before it was "
+        "recorded")
     uploaded_by_id: int
     created_at: datetime
 
@@ -55,7 +95,8 @@ class Analysis(BaseModel):
         description="Per activity: occurrences, cases, mean_s and median_s until the next event"
     )
     top_variants: list[dict[str, Any]] = Field(description="Most frequent sequences with cases and share")
-    weekly: list[dict[str, Any]] = Field(description="Cases started and completed per ISO week (UTC)")
+    weekly: list[dict[str, Any]] = Field(
+        description="Cases started and completed per ISO week (Monday) in BUSINESS_TIMEZONE, as publish-kpis")
     bottlenecks: list[dict[str, Any]] = Field(description="Transitions ranked by total waiting time")
 
 

@@ -41,6 +41,7 @@ class ImportOptions:
     mapping: readers.ColumnMapping | None = None
     delimiter: str | None = None
     timezone: str | None = None
+    lifecycle: readers.Lifecycle | None = None
 
 
 def can_upload(actor: User) -> bool:
@@ -66,20 +67,23 @@ def detect_format(filename: str, head: bytes) -> LogFormat:
     return LogFormat.csv
 
 
-def _read(data: bytes, fmt: LogFormat, options: ImportOptions, timezone: str) -> pl.DataFrame:
+def _read(
+    data: bytes, fmt: LogFormat, options: ImportOptions, timezone: str
+) -> tuple[pl.DataFrame, readers.LifecycleReport]:
     try:
-        if fmt == LogFormat.csv:
-            return readers.read_csv(data, options.mapping, options.delimiter, timezone)
-        if fmt == LogFormat.xes:
-            return readers.read_xes(data, timezone)
-        return readers.read_parquet(data, options.mapping, timezone)
+        return readers.read_log(fmt.value, data, mapping=options.mapping, delimiter=options.delimiter,
+                                timezone=timezone, lifecycle=options.lifecycle)
     except readers.EventLogError as exc:
         unit = "trace" if fmt == LogFormat.xes else "row"
+        detail = f"The event log has {exc.total} problem(s); nothing was imported."
+        if exc.problems and exc.problems[0]["field"] == "lifecycle":
+            detail = f"The log has no events of the chosen lifecycle; nothing was imported: {exc.problems[0]['message']}."
         raise RuleViolation(
-            f"The event log has {exc.total} problem(s); nothing was imported.",
+            detail,
             errors=[
                 {
-                    "loc": ["body", "file"] + ([unit, p["row"]] if p["row"] is not None else []),
+                    "loc": ["body", "lifecycle"] if p["field"] == "lifecycle" else
+                    ["body", "file"] + ([unit, p["row"]] if p["row"] is not None else []),
                     "field": p["field"] or "file",
                     "row": p["row"],
                     "message": p["message"],
@@ -111,7 +115,7 @@ def import_log(
         raise rule("The file is empty.", "file", "empty", "empty file")
     fmt = options.fmt or detect_format(filename, data[:512])
     timezone = options.timezone or settings.business_timezone
-    frame = _read(data, fmt, options, timezone)
+    frame, report = _read(data, fmt, options, timezone)
     if frame.height == 0:
         raise rule("The log holds no events.", "file", "empty", "no events")
     if frame.height > settings.eventlog_max_events:
@@ -145,6 +149,7 @@ def import_log(
         first_event=stats["first"],
         last_event=stats["last"],
         size_bytes=len(data),
+        lifecycle_counts=report.as_dict(),
         uploaded_by_id=actor.id,
         created_at=utcnow(),
     )
@@ -173,6 +178,7 @@ def _summary(log: EventLog) -> dict[str, Any]:
         "format": log.source_format.value,
         "events": log.events,
         "cases": log.cases,
+        "lifecycle": (log.lifecycle_counts or {}).get("lifecycle"),
     }
 
 
@@ -227,7 +233,8 @@ def analyze_log(
     log = get_log(session, log_id)
     frame = load_events(session, log_id)
     result = analysis.analyze(
-        frame, date_from=flt.date_from, date_to=flt.date_to, containing_activity=flt.activity
+        frame, date_from=flt.date_from, date_to=flt.date_to, containing_activity=flt.activity,
+        tz=get_settings().business_timezone,
     )
     return log, frame, result
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import polars as pl
 
+from app.mining.analysis import week_start
+
 
 def activity_durations(df: pl.DataFrame) -> dict[str, dict[str, Any]]:
     """Per activity: occurrences, and the mean and median seconds each occurrence took.
@@ -45,7 +47,7 @@ def weekly_case_stats(df: pl.DataFrame, tz: str) -> list[dict[str, Any]]:
         )
         .with_columns(
             cycle=(pl.col("last") - pl.col("first")).dt.total_microseconds() / 1e6,
-            week=pl.col("last").dt.convert_time_zone(tz).dt.truncate("1w").dt.date(),
+            week=week_start(pl.col("last"), tz),
         )
     )
     weekly = (
