@@ -17,6 +17,7 @@ from app.measures import models as measure_models
 from app.metrics import models as metric_models
 from app.mining import models as mining_models
 from app.processes import models as process_models
+from app.raci import gates as raci_gates
 from app.raci import models as raci_models
 from app.survey import gates as survey_gates
 from app.survey import models as survey_models
@@ -28,4 +29,4 @@ METHOD_ORDER = ("initiatives", "survey", "issues", "raci", "measures", "metrics"
 
 TABLES = (auth_models, audit, department_models, initiative_models, issue_models, metric_models,
           measure_models, mining_models, process_models, raci_models, survey_models, user_models)
-GATE_CRITERIA = (survey_gates, issue_gates, measure_gates)
+GATE_CRITERIA = (survey_gates, issue_gates, raci_gates, measure_gates)

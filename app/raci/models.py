@@ -8,8 +8,13 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 LETTERS = "RACI"
-# Every non-empty subset of R, A, C, I in canonical order ("R", "RA", ..., "RACI"); an empty cell has no row.
+# What the database accepts: every non-empty subset of R, A, C, I in canonical order ("R", ..., "RACI"),
+# as rows written before the cell rule below still may hold them; an empty cell has no row.
 ALLOWED = tuple("".join(c) for n in range(1, 5) for c in combinations(LETTERS, n))
+# What a cell may be set to: one letter, or RA (the role does the work and answers for it, common in small
+# teams). Other pairs say nothing more: an A decides and so is consulted and informed, an R does the work,
+# a C is informed anyway. `check` reports stored cells outside this list as errors.
+CELL_VALUES = ("R", "A", "C", "I", "RA")
 
 
 class RaciRole(SQLModel, table=True):

@@ -7,11 +7,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.core.ids import Id, Position
-from app.raci.models import LETTERS
+from app.raci.models import CELL_VALUES, LETTERS
+
+CELL_RULE = "a cell holds one of R, A, C, I, or RA (responsible and accountable)"
 
 
 def normalize_letters(value: object) -> str:
-    """"ar", ["A", "R"], "R,A" -> "RA" (canonical order); "" or [] -> "" (empty cell). Anything else: an error."""
+    """"ar", ["A", "R"], "R,A" -> "RA" (canonical order); "" or [] -> "" (empty cell). Anything else,
+    and combinations other than RA (`CELL_VALUES`): an error."""
     if value is None:
         return ""
     if isinstance(value, list | tuple):
@@ -26,7 +29,10 @@ def normalize_letters(value: object) -> str:
         raise ValueError(f"only R, A, C and I are allowed (got {', '.join(bad)})")
     if len(set(chars)) != len(chars):
         raise ValueError("a letter is repeated")
-    return "".join(c for c in LETTERS if c in chars)
+    letters = "".join(c for c in LETTERS if c in chars)
+    if letters and letters not in CELL_VALUES:
+        raise ValueError(f"{letters} is not allowed: {CELL_RULE}")
+    return letters
 
 
 Letters = Annotated[str, BeforeValidator(normalize_letters)]

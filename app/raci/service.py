@@ -21,7 +21,7 @@ from app.core.errors import Conflict, NotFound, RuleViolation, field_error, rule
 from app.core.spreadsheets import csv_bytes, workbook_bytes, write_table
 from app.initiatives.service import editable, get_initiative, membership
 from app.raci.labels import CHECK_MESSAGES
-from app.raci.models import LETTERS, RaciActivity, RaciCell, RaciRole
+from app.raci.models import CELL_VALUES, LETTERS, RaciActivity, RaciCell, RaciRole
 from app.raci.schemas import (
     ActivityCreate,
     ActivityRead,
@@ -115,6 +115,10 @@ def check(m: Matrix, gettext: Callable[[str], str] = lambda s: s) -> list[Violat
             add(out, "multiple_accountable", "error", activity_id=a.id, activity=a.name, count=n_a)
         if not any("R" in v for v in row):
             add(out, "no_responsible", "error", activity_id=a.id, activity=a.name)
+        for r, v in zip(m.roles, row, strict=True):
+            if v and v not in CELL_VALUES:  # stored before the cell rule
+                add(out, "invalid_cell", "error", activity_id=a.id, role_id=r.id, activity=a.name, role=r.name,
+                    letters=v)
         n_c = sum("C" in v for v in row)
         if n_c > MAX_CONSULTED:
             add(warnings, "too_many_consulted", "warning", activity_id=a.id, activity=a.name, count=n_c)
@@ -332,7 +336,8 @@ def _write(session: Session, activity_id: int, role_id: int, letters: str) -> No
 
 
 def toggle(session: Session, initiative_id: int, activity_id: int, role_id: int, letter: str, actor: User) -> Matrix:
-    """Add or remove one letter of a cell (the page's click).
+    """Add or remove one letter of a cell (the page's click). R and A add up to RA; another letter replaces
+    what the cell held, so a click never makes a cell the rule refuses.
 
     The activity's row is locked first (FOR UPDATE; SQLite has a single writer), so two people clicking
     letters of one row at the same moment take turns: each adds to what the other saved, where reading
@@ -346,7 +351,11 @@ def toggle(session: Session, initiative_id: int, activity_id: int, role_id: int,
         raise rule(str(exc), "letter", "value_error") from exc
     if len(letter) != 1:
         raise rule("Toggle one letter: R, A, C or I.", "letter", "value_error")
-    new = current.replace(letter, "") if letter in current else normalize_letters(current + letter)
+    if letter in current:
+        new = current.replace(letter, "")
+    else:  # R and A combine (RA); any other letter takes the cell's place (CELL_VALUES)
+        combined = "".join(c for c in LETTERS if c in current + letter)
+        new = combined if combined in CELL_VALUES else letter
     return set_cells(session, initiative_id, [CellSet(activity_id=activity_id, role_id=role_id, letters=new)],
                      actor)
 

@@ -12,6 +12,8 @@ from sqlmodel import Session
 from app.initiatives.models import Initiative, ProjectRole, Trigger
 from app.initiatives.schemas import InitiativeCreate, MemberCreate
 from app.initiatives.service import create_initiative
+from app.raci.schemas import ActivityCreate, CellSet, RoleCreate
+from app.raci.service import create_activity, create_role, set_cells
 from app.users.models import Role, User
 from tests.factories import Factory
 
@@ -104,3 +106,13 @@ def add_issue(session: Session, initiative: Initiative, actor: User, **fields: A
     data = {"title": f"Problem {next(_seq)}", "category": "efficiency", "source": "interview"}
     data.update(fields)
     return create_issue(session, initiative.id, IssueCreate(**data), actor)
+
+
+def add_raci(session: Session, initiative: Initiative, actor: User, letters: tuple[str, ...] = ("RA",)):  # noqa: ANN201
+    """A RACI matrix of one activity with one role per entry of `letters` (("RA",): a valid matrix)."""
+    act = create_activity(session, initiative.id, ActivityCreate(name="Manual review"), actor)
+    roles = [create_role(session, initiative.id, RoleCreate(name=f"Role {i}"), actor) for i in range(len(letters))]
+    set_cells(session, initiative.id, [CellSet(activity_id=act.id, role_id=r.id, letters=v)
+                                       for r, v in zip(roles, letters, strict=True) if v], actor)
+    session.flush()
+    return act, roles

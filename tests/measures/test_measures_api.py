@@ -10,7 +10,7 @@ from app.core.audit import AuditRecord
 from app.core.calendar import today
 from app.initiatives.models import Phase
 from app.measures.models import Measure, MeasureIssue
-from tests.initiatives.factories import add_issue
+from tests.initiatives.factories import add_issue, add_raci
 from tests.measures.helpers import API, add_measure, body
 
 
@@ -157,6 +157,7 @@ def test_design_gate_needs_a_measure_for_every_do_first_problem(client, factory,
                      headers={**h, "If-Match": f'"measure-{m.id}-v1"'})
     assert r.status_code == 200
     assert "do_first_planned" not in unmet()
+    add_raci(session, team.initiative, team.leader)  # the design gate needs a valid RACI matrix too
     r = client.post(f"{API}/initiatives/{team.initiative.id}/advance", headers=h)
     assert r.status_code == 200 and r.json()["current_phase"] == "pilot"
 

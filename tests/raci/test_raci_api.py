@@ -29,11 +29,15 @@ def test_matrix_roles_activities_and_cells(client, factory, team, grid):
     r = client.put(_url(grid, "/cells"), json={"cells": [
         {"activity_id": a1, "role_id": ops, "letters": ["R"]},
         {"activity_id": a1, "role_id": mgr, "letters": "A"},
-        {"activity_id": a2, "role_id": it, "letters": "I, C"}]}, headers=h)
+        {"activity_id": a2, "role_id": it, "letters": " i"}]}, headers=h)
     assert r.status_code == 200, r.text
     assert r.json()["cells"] == [{"activity_id": a1, "role_id": ops, "letters": "R"},
                                  {"activity_id": a1, "role_id": mgr, "letters": "A"},
-                                 {"activity_id": a2, "role_id": it, "letters": "CI"}]
+                                 {"activity_id": a2, "role_id": it, "letters": "I"}]
+    # A cell holds one letter or RA: "A and C" in one cell is refused, naming the rule.
+    for combo in ("A, C", "CI", "RACI"):
+        r = client.put(_url(grid, "/cells"), json={"activity_id": a2, "role_id": it, "letters": combo}, headers=h)
+        assert r.status_code == 422 and "a cell holds one of R, A, C, I, or RA" in r.text, r.text
     r = client.put(_url(grid, "/cells"), json={"activity_id": a2, "role_id": it, "letters": ""}, headers=h)
     assert len(r.json()["cells"]) == 2
     # Add at a position, rename, reorder, remove.
@@ -141,7 +145,7 @@ def test_csv_round_trip_and_xlsx(client, factory, team, grid):
     acts = grid["acts"]
     cells = [{"activity_id": acts[0], "role_id": ops, "letters": "RA"},
              {"activity_id": acts[1], "role_id": mgr, "letters": "A"},
-             {"activity_id": acts[1], "role_id": ops, "letters": "RCI"},
+             {"activity_id": acts[1], "role_id": ops, "letters": "C"},
              {"activity_id": acts[2], "role_id": it, "letters": "RA"}]
     client.put(_url(grid, "/cells"), json={"cells": cells}, headers=h)
     before = client.get(_url(grid), headers=h).json()
@@ -149,7 +153,7 @@ def test_csv_round_trip_and_xlsx(client, factory, team, grid):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     text = r.content.decode("utf-8-sig")
     assert text.splitlines()[0] == "Activity,Operations specialist,Operations manager,IT engineer"
-    assert text.splitlines()[2] == "Manual review,RCI,A,"
+    assert text.splitlines()[2] == "Manual review,C,A,"
     # Re-import into an emptied matrix: the same cells.
     client.put(_url(grid, "/cells"), json={"cells": [{**c, "letters": ""} for c in cells]}, headers=h)
     r = client.post(_url(grid, "/import"), files={"file": ("raci.csv", r.content)}, headers=h)
@@ -157,7 +161,7 @@ def test_csv_round_trip_and_xlsx(client, factory, team, grid):
     assert r.json() == {"roles_created": 0, "activities_created": 0, "cells_set": 4}
     assert client.get(_url(grid), headers=h).json() == before
     # New names are added; letters are normalised.
-    r = client.post(_url(grid, "/import"), files={"file": ("raci.csv", "活动,Legal\nManual review,ci\nNew step,RA\n"
+    r = client.post(_url(grid, "/import"), files={"file": ("raci.csv", "活动,Legal\nManual review,i\nNew step,RA\n"
                                                             .encode())}, headers=h)
     assert r.json() == {"roles_created": 1, "activities_created": 1, "cells_set": 2}
     after = client.get(_url(grid), headers=h).json()
@@ -166,7 +170,7 @@ def test_csv_round_trip_and_xlsx(client, factory, team, grid):
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxml")
     ws = load_workbook(io.BytesIO(r.content)).active
     assert ws["A1"].value == "活动" and ws["B1"].value == "Operations specialist"
-    assert ws["A3"].value == "Manual review" and ws["B3"].value == "RCI" and ws["E3"].value == "CI"
+    assert ws["A3"].value == "Manual review" and ws["B3"].value == "C" and ws["E3"].value == "I"
 
 
 def test_import_reports_a_bad_letter_and_imports_nothing(client, factory, team, grid):
