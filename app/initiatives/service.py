@@ -16,10 +16,10 @@ from sqlmodel import Session, col, select
 
 from app.core.audit import AuditRecord, history, record
 from app.core.calendar import today
-from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation, field_error, no_nulls, rule
+from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation, field_error, rule
 from app.core.ids import Id
 from app.core.pagination import Cursor, page_window
-from app.core.versioning import bump, check_version
+from app.core.versioning import bump, changes_of, check_version
 from app.initiatives import gates
 from app.initiatives.models import (
     PHASE_DAYS,
@@ -175,8 +175,7 @@ def update_initiative(session: Session, initiative_id: int, data: InitiativeUpda
     ini = get_initiative(session, initiative_id)
     require_manage(session, actor, ini)
     check_version(ini, expected_version, "initiative")
-    changes = data.model_dump(exclude_unset=True)
-    no_nulls(changes, ("title", "trigger", "goal", "status", "priority_threshold"))
+    changes = changes_of(data, ("title", "trigger", "goal", "status", "priority_threshold"))
     before = snapshot(session, ini)
     for key, value in changes.items():
         setattr(ini, key, value)
@@ -293,8 +292,7 @@ def update_phase(session: Session, initiative_id: int, phase: Phase, data: Phase
     require_manage(session, actor, ini)
     row = phases_of(session, ini.id)[phase]
     check_version(row, expected_version, "phase")
-    changes = data.model_dump(exclude_unset=True)
-    no_nulls(changes, ("planned_start", "planned_end"))
+    changes = changes_of(data, ("planned_start", "planned_end"))
     before = snapshot(session, ini)
     for key, value in changes.items():
         setattr(row, key, value)

@@ -10,10 +10,10 @@ from annotated_types import Interval
 from sqlmodel import Session, col, func, select
 
 from app.core.audit import record
-from app.core.errors import NotFound, no_nulls, rule
+from app.core.errors import NotFound, rule
 from app.core.ids import Id
 from app.core.pagination import Cursor, page_window
-from app.core.versioning import bump, check_version, save_update
+from app.core.versioning import bump, changes_of, check_version, delete_audited, save_new, save_update
 from app.initiatives.models import Initiative
 from app.initiatives.schemas import UserRef
 from app.initiatives.service import editable, get_initiative
@@ -120,28 +120,21 @@ def update_issue(session: Session, issue_id: int, data: IssueUpdate, actor: User
     issue = get_issue(session, issue_id)
     editable(session, actor, issue.initiative_id)
     check_version(issue, expected_version, "problem")
-    changes = data.model_dump(exclude_unset=True)
-    no_nulls(changes, ("title", "description", "category", "source", "step_ids", "status"))
+    changes = changes_of(data, ("title", "description", "category", "source", "step_ids", "status"))
     before = snapshot(session, issue)
     if "step_ids" in changes:
         _set_steps(session, issue, steps_of_initiative(session, issue.initiative_id, changes.pop("step_ids"),
                                                        "step_ids"))
     if "owner_id" in changes:
         issue.owner_id = _owner(session, changes.pop("owner_id"))
-    for key, value in changes.items():
-        setattr(issue, key, value)
-    return save_update(session, actor, issue, "issue", before, lambda e: snapshot(session, e))
+    return save_update(session, actor, issue, "issue", before, lambda e: snapshot(session, e), changes=changes)
 
 
 def delete_issue(session: Session, issue_id: int, actor: User) -> int:
     issue = get_issue(session, issue_id)
     editable(session, actor, issue.initiative_id)
-    before = snapshot(session, issue)
-    initiative_id = issue.initiative_id
-    session.delete(issue)
-    session.flush()
-    record(session, actor, "delete", "issue", issue_id, before, None)
-    return initiative_id
+    delete_audited(session, actor, issue, "issue", snapshot(session, issue))
+    return issue.initiative_id
 
 
 def _quadrant_clause(q: QuadrantFilter, t: int) -> sa.ColumnElement[bool]:
@@ -341,10 +334,7 @@ def create_cause(session: Session, issue_id: int, data: CauseCreate, actor: User
         raise rule("Choose the bone (man, machine, material, method, environment).", "category", "missing")
     cause = IssueCause(issue_id=issue.id, parent_id=data.parent_id, category=category, text=data.text,
                        is_root=data.is_root, position=_next_position(session, issue.id))
-    session.add(cause)
-    session.flush()
-    record(session, actor, "create", "issue_cause", cause.id, None, cause_snapshot(cause))
-    return cause
+    return save_new(session, actor, cause, "issue_cause", cause_snapshot)
 
 
 def update_cause(session: Session, issue_id: int, cause_id: int, data: CauseUpdate, actor: User, *,
@@ -352,8 +342,7 @@ def update_cause(session: Session, issue_id: int, cause_id: int, data: CauseUpda
     issue = _editable_issue(session, issue_id, actor)
     cause = _cause(session, issue, cause_id)
     check_version(cause, expected_version, "cause")
-    changes = data.model_dump(exclude_unset=True)
-    no_nulls(changes, ("category", "text", "is_root"))
+    changes = changes_of(data, ("category", "text", "is_root"))
     before = cause_snapshot(cause)
     children = _children(session, issue.id)
     if "parent_id" in changes and changes["parent_id"] != cause.parent_id:
@@ -451,10 +440,7 @@ def create_why(session: Session, issue_id: int, data: WhyCreate, actor: User) ->
                    "chain_closed")
     why = IssueWhy(issue_id=issue.id, position=len(chain) + 1, question=data.question, answer=data.answer,
                    is_root=data.is_root)
-    session.add(why)
-    session.flush()
-    record(session, actor, "create", "issue_why", why.id, None, why_snapshot(why))
-    return why
+    return save_new(session, actor, why, "issue_why", why_snapshot)
 
 
 def update_why(session: Session, issue_id: int, why_id: int, data: WhyUpdate, actor: User, *,
@@ -462,14 +448,11 @@ def update_why(session: Session, issue_id: int, why_id: int, data: WhyUpdate, ac
     issue = _editable_issue(session, issue_id, actor)
     why = _why(session, issue, why_id)
     check_version(why, expected_version, "why")
-    changes = data.model_dump(exclude_unset=True)
-    no_nulls(changes, ("question", "answer", "is_root"))
+    changes = changes_of(data, ("question", "answer", "is_root"))
     if changes.get("is_root") and why.id != whys_of(session, issue.id)[-1].id:
         raise rule("Only the last answer of the chain can be its root cause.", "is_root", "not_last")
     before = why_snapshot(why)
-    for key, value in changes.items():
-        setattr(why, key, value)
-    return save_update(session, actor, why, "issue_why", before, why_snapshot)
+    return save_update(session, actor, why, "issue_why", before, why_snapshot, changes=changes)
 
 
 def delete_why(session: Session, issue_id: int, why_id: int, actor: User) -> None:

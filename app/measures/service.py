@@ -11,8 +11,8 @@ from sqlmodel import Session, col, func, select
 
 from app.core.audit import record
 from app.core.calendar import today
-from app.core.errors import NotFound, no_nulls, rule
-from app.core.versioning import check_version, save_update
+from app.core.errors import NotFound, rule
+from app.core.versioning import changes_of, check_version, delete_audited, save_update
 from app.departments.models import Department
 from app.departments.service import by_codes, list_departments
 from app.initiatives.schemas import UserRef
@@ -95,8 +95,7 @@ def update_measure(session: Session, measure_id: int, data: MeasureUpdate, actor
     measure = get_measure(session, measure_id)
     editable(session, actor, measure.initiative_id)
     check_version(measure, expected_version, "countermeasure")
-    changes = data.model_dump(exclude_unset=True)
-    no_nulls(changes, ("goal", "issue_ids", "description", "type", "status", "progress_notes", "effect_metric",
+    changes = changes_of(data, ("goal", "issue_ids", "description", "type", "status", "progress_notes", "effect_metric",
                        "effect_unit"))
     before = snapshot(session, measure)
     # Check everything before writing anything.
@@ -108,20 +107,14 @@ def update_measure(session: Session, measure_id: int, data: MeasureUpdate, actor
         changes["owner_id"] = _owner(session, changes["owner_id"])
     if issue_ids is not None:
         _set_issues(session, measure, issue_ids)
-    for key, value in changes.items():
-        setattr(measure, key, value)
-    return save_update(session, actor, measure, "measure", before, lambda e: snapshot(session, e))
+    return save_update(session, actor, measure, "measure", before, lambda e: snapshot(session, e), changes=changes)
 
 
 def delete_measure(session: Session, measure_id: int, actor: User) -> int:
     measure = get_measure(session, measure_id)
     editable(session, actor, measure.initiative_id)
-    before = snapshot(session, measure)
-    initiative_id = measure.initiative_id
-    session.delete(measure)
-    session.flush()
-    record(session, actor, "delete", "measure", measure_id, before, None)
-    return initiative_id
+    delete_audited(session, actor, measure, "measure", snapshot(session, measure))
+    return measure.initiative_id
 
 
 def list_measures(session: Session, initiative_id: int, flt: MeasureFilter | None = None) -> list[Measure]:

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from app.core.audit import record
-from app.core.errors import NotFound, RuleViolation, field_error, no_nulls, rule
+from app.core.errors import NotFound, RuleViolation, field_error, rule
 from app.core.ids import Id, Position
 from app.core.pagination import Cursor, page_window
-from app.core.versioning import check_version, save_update
+from app.core.versioning import changes_of, check_version, save_update
 from app.departments.models import Department
 from app.departments.service import by_codes, list_departments
 from app.initiatives.schemas import UserRef
@@ -125,8 +125,7 @@ def update_step(session: Session, step_id: int, data: StepUpdate, actor: User, *
     step = get_step(session, step_id)
     editable(session, actor, step.initiative_id)
     check_version(step, expected_version, "survey step")
-    changes = data.model_dump(exclude_unset=True)
-    no_nulls(changes, ("name", "kind", "role", "minutes", "waiting_minutes", "systems", "problem_flags",
+    changes = changes_of(data, ("name", "kind", "role", "minutes", "waiting_minutes", "systems", "problem_flags",
                        "description"))
     before = snapshot(session, step)
     if "department" in changes:
@@ -279,15 +278,12 @@ def update_record(session: Session, record_id: int, data: ResearchUpdate, actor:
     rec = get_record(session, record_id)
     editable(session, actor, rec.initiative_id)
     check_version(rec, expected_version, "research record")
-    changes = data.model_dump(exclude_unset=True)
-    no_nulls(changes, ("method", "conducted_on", "participants", "findings", "step_ids"))
+    changes = changes_of(data, ("method", "conducted_on", "participants", "findings", "step_ids"))
     before = record_snapshot(session, rec)
     if "step_ids" in changes:
         _set_record_steps(session, rec, steps_of_initiative(session, rec.initiative_id,
                                                             changes.pop("step_ids"), "step_ids"))
-    for key, value in changes.items():
-        setattr(rec, key, value)
-    return save_update(session, actor, rec, "research_record", before, lambda e: record_snapshot(session, e))
+    return save_update(session, actor, rec, "research_record", before, lambda e: record_snapshot(session, e), changes=changes)
 
 
 def delete_record(session: Session, record_id: int, actor: User) -> None:
