@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 
+from app.core import openapi as openapi_doc
 from app.core.config import get_settings
 
 DOCS_URL = "/api/docs"
@@ -103,6 +104,7 @@ def install(app: FastAPI) -> None:
                 if _public(path):
                     for operation in operations.values():
                         operation["security"] = []
+            openapi_doc.finish(app, schema, _public)  # If-Match, ETag, Link, 401 and problem+json
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.core.errors import STATUS_CLASSES, AppError, RuleViolation, field_errors
 from app.core.labels import N_
@@ -74,7 +75,11 @@ def install(app: FastAPI) -> None:
         else:
             detail = {404: "No such resource.", 405: f"{request.method} is not allowed here."}.get(
                 exc.status_code, str(exc.detail))
-            err = cls(detail, headers=dict(exc.headers or {}))
+            headers = dict(exc.headers or {})
+            if exc.status_code == 405:
+                headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+                headers["Allow"] = allowed_methods(request)
+            err = cls(detail, headers=headers)
         return problem_response(request, err)
 
     @app.exception_handler(RequestValidationError)
@@ -94,6 +99,19 @@ def install(app: FastAPI) -> None:
         return await unexpected(request, exc)
 
     app.add_exception_handler(Exception, unexpected)
+
+
+# The order methods are listed in an `Allow` header.
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app answers on the request's path, asked of the routes themselves.
+    The router's 405 names the methods of the first route that matched the path only: `GET` on
+    `/api/v1/processes/1`, where `PATCH` is a route of its own."""
+    routes = request.app.router.routes  # included routers are routes that match what they include
+    return ", ".join(method for method in METHOD_ORDER
+                     if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes))
 
 
 async def unexpected(request: Request, exc: Exception) -> Response:

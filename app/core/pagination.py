@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request, Response
 from pydantic import TypeAdapter, ValidationError
@@ -67,9 +67,14 @@ def page_window(rows: list[T], limit: int, cursor_of: Callable[[T], Cursor]) -> 
 
 
 def set_link_header(request: Request, response: Response, next_cursor: str | None) -> None:
+    """`Link: <...>; rel="next"` with a relative reference (RFC 8288 allows one; it is resolved against the
+    request's URL): the path and the query with the next cursor. Never the request's `Host`, which the
+    client chose (a forged one would be echoed into the link), nor a scheme a proxy may have changed."""
     if next_cursor is None:
         return
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
     params.append(("cursor", next_cursor))
-    url = request.url.replace(query=urlencode(params))
-    response.headers["Link"] = f'<{url}>; rel="next"'
+    path = quote(request.scope["path"])
+    if path.startswith("//"):  # would be read as a host (a network-path reference)
+        path = "/%2F" + path[2:]
+    response.headers["Link"] = f'<{path}?{urlencode(params)}>; rel="next"'
