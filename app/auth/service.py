@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -34,37 +34,66 @@ def _keys(email: str, address: str) -> tuple[str, str]:
     return _key("acct", normalize_email(email)), _key("addr", address)
 
 
-def _check_rate_limit(session: Session, email: str, address: str) -> None:
-    settings = get_settings()
-    now = utcnow()
-    since = now - timedelta(seconds=settings.login_window_seconds)
-    acct, addr = _keys(email, address)
-    for key, limit in ((acct, settings.login_max_failures_per_account),
-                       (addr, settings.login_max_failures_per_address)):
-        count, oldest = session.exec(
-            select(sa.func.count(), sa.func.min(LoginFailure.at)).where(
-                LoginFailure.key == key, LoginFailure.at > since
-            )
-        ).one()
-        if count >= limit:
-            retry = max(1, math.ceil((oldest + timedelta(seconds=settings.login_window_seconds) - now)
-                                     .total_seconds()))
-            raise TooManyRequests("Too many failed logins; try again later.", retry_after=retry)
+def _retry_after(oldest: datetime, now: datetime) -> int:
+    window = timedelta(seconds=get_settings().login_window_seconds)
+    return max(1, math.ceil((oldest + window - now).total_seconds()))
+
+
+def _counts(session: Session, keys: tuple[str, str], now: datetime) -> dict[str, tuple[int, datetime]]:
+    """Attempts per key within the window, with the oldest one's time."""
+    since = now - timedelta(seconds=get_settings().login_window_seconds)
+    rows = session.exec(
+        select(LoginFailure.key, sa.func.count(), sa.func.min(LoginFailure.at))
+        .where(LoginFailure.key.in_(keys), LoginFailure.at > since).group_by(LoginFailure.key)
+    ).all()
+    return {key: (count, oldest) for key, count, oldest in rows}
 
 
 def authenticate(session: Session, email: str, password: str, address: str) -> User:
-    """Check a password login. Failures are recorded and must be committed by the caller
-    even though it answers with an error (see `auth.api.issue_token`)."""
-    _check_rate_limit(session, email, address)
+    """Check a password login, limited per account and per client address (`LoginFailure` rows, shared by
+    all workers).
+
+    The attempt is recorded first, as a failure of the account and of the address, and committed; only
+    then are the account's attempts in the window counted, its own among them. An attempt is let through
+    to the password check when that count is within the account's limit: as every attempt's row is
+    committed before its count, the last of any set of attempts let through saw all the others, so at
+    most the limit get through however many arrive at once, in however many workers (under a burst some
+    that would have fitted may be refused too: the safe side). A refused attempt's rows are removed again
+    (they were no failures), a successful login removes the account's failures and its own address row.
+
+    A locked account (too many failures) is refused even with the right password. A noisy address (too
+    many failures, e.g. everyone behind one proxy, or someone trying made-up emails) is not: its wrong
+    passwords get 429 instead of 401, but the right password of an account that is not itself locked gets
+    in, so one address cannot lock everyone out. Guessing stays bounded per account.
+
+    This commits the request's session (twice: the attempt, then the counts before the password is
+    checked, so that SQLite's write lock is not held during argon2) and the caller commits the rest, also
+    when it answers with an error (see `auth.api.issue_token`)."""
+    settings = get_settings()
+    acct, addr = _keys(email, address)
+    now = utcnow()
+    attempt = [LoginFailure(key=acct, at=now), LoginFailure(key=addr, at=now)]
+    session.add_all(attempt)
+    session.flush()
+    attempt_ids = [row.id for row in attempt]
+    session.commit()
+    counts = _counts(session, (acct, addr), now)
+    acct_count, acct_oldest = counts.get(acct, (1, now))
+    addr_count, addr_oldest = counts.get(addr, (1, now))
+    if acct_count > settings.login_max_failures_per_account:
+        session.exec(sa.delete(LoginFailure).where(LoginFailure.id.in_(attempt_ids)))
+        session.commit()
+        raise TooManyRequests("Too many failed logins; try again later.", retry_after=_retry_after(acct_oldest, now))
     user = get_by_email(session, email)
+    session.commit()  # nothing held while the password is checked
     ok = verify_password(password, user.password_hash if user else None)
     if not ok or user is None or not user.is_active:
-        for key in _keys(email, address):
-            session.add(LoginFailure(key=key))
-        session.flush()
+        if addr_count > settings.login_max_failures_per_address:
+            raise TooManyRequests("Too many failed logins; try again later.",
+                                  retry_after=_retry_after(addr_oldest, now))
         raise NotAuthenticated("Incorrect email or password.")
-    # A success clears the account's failures; the address keeps its count.
-    session.exec(sa.delete(LoginFailure).where(LoginFailure.key == _keys(email, address)[0]))
+    # A success clears the account's failures; the address keeps its count, less this attempt.
+    session.exec(sa.delete(LoginFailure).where(sa.or_(LoginFailure.key == acct, LoginFailure.id == attempt_ids[1])))
     _prune(session)
     return user
 
