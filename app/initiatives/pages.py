@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,7 +15,7 @@ from app.core.errors import Conflict, Forbidden, PreconditionFailed, RuleViolati
 from app.core.forms import FormData, number, parse_form, service_errors, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
-from app.core.templating import redirect, render
+from app.core.templating import is_htmx, redirect, render
 from app.initiatives import service
 from app.initiatives.gates import MESSAGES as GATE_MESSAGES
 from app.initiatives.models import PHASES, InitiativeStatus, Phase, ProjectRole, Trigger
@@ -31,6 +32,20 @@ from app.users.models import User
 
 router = APIRouter()
 PAGE_SIZE = 25
+# Sections of the overview whose forms say "saved" when they come back (`?saved=<section>`).
+SAVED_SECTIONS = ("team", "phases")
+
+
+def section_saved(request: Request, url: str, section: str, render_section: Callable[[], Response]) -> Response:
+    """The answer of a form of one section of a page (`#<section>` on `url`) once it has saved.
+
+    htmx: the section again, rendered by `render_section`, which the form swaps in (`hx-target`) so what
+    changed shows at once. A plain post: a redirect to `url?saved=<section>#<section>`. Never a redirect to
+    `url#<section>` alone: for htmx (`HX-Redirect`) a URL that differs from the page only in its fragment is
+    a jump within the page, nothing is loaded and the change does not show until the page is reloaded."""
+    if is_htmx(request):
+        return render_section()
+    return redirect(request, f"{url}{'&' if '?' in url else '?'}saved={section}#{section}")
 
 
 def _gettext(request: Request):  # noqa: ANN202
@@ -130,7 +145,7 @@ def create_initiative(request: Request, session: SessionDep, actor: CurrentActor
 
 def _overview(request: Request, session: Session, actor: User, initiative_id: Id, *,
               errors: dict[str, dict[str, str]] | None = None, block: str | None = None,
-              status_code: int = 200, override_open: bool = False) -> Response:
+              status_code: int = 200, override_open: bool = False, saved: str | None = None) -> Response:
     ctx = initiative_context(session, actor, initiative_id)
     gate = service.gate(session, initiative_id)
     ctx.update({
@@ -143,13 +158,23 @@ def _overview(request: Request, session: Session, actor: User, initiative_id: Id
         "override_open": override_open,
         "can_see_history": service.can_see_history(session, actor, service.get_initiative(session, initiative_id)),
         "back_to_design_allowed": ctx["ini"].current_phase in service.BACK_TO_DESIGN_FROM,
+        "saved": saved,
+        # The phases section also brings the header (phase bar, late flags) along, out of band.
+        "header_oob": saved == "phases" and block == "phases" and is_htmx(request),
     })
     return render(request, "initiatives/detail.html", ctx, block=block, status_code=status_code)
 
 
 @router.get("/initiatives/{initiative_id}")
-def initiative_detail(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
-    return _overview(request, session, actor.user, initiative_id)
+def initiative_detail(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
+                      saved: Annotated[str, Query(max_length=20)] = "") -> Response:
+    return _overview(request, session, actor.user, initiative_id,
+                     saved=saved if saved in SAVED_SECTIONS else None)
+
+
+def _section_saved(request: Request, session: Session, actor: User, initiative_id: Id, section: str) -> Response:
+    return section_saved(request, f"/initiatives/{initiative_id}", section, lambda: _overview(
+        request, session, actor, initiative_id, block=section, saved=section))
 
 
 @router.get("/initiatives/{initiative_id}/edit")
@@ -198,7 +223,7 @@ def add_member(initiative_id: Id, request: Request, session: SessionDep, actor: 
         except (RuleViolation, Conflict) as exc:
             errors = service_errors(exc, gettext)
         else:
-            return redirect(request, f"/initiatives/{initiative_id}#team")
+            return _section_saved(request, session, actor.user, initiative_id, "team")
     return _overview(request, session, actor.user, initiative_id, errors={"team": errors}, block="team",
                      status_code=422)
 
@@ -218,7 +243,7 @@ def change_role(initiative_id: Id, member_id: Id, request: Request, session: Ses
         except RuleViolation as exc:
             errors = service_errors(exc, gettext)
         else:
-            return redirect(request, f"/initiatives/{initiative_id}#team")
+            return _section_saved(request, session, actor.user, initiative_id, "team")
     return _overview(request, session, actor.user, initiative_id, errors={"team": errors}, block="team",
                      status_code=422)
 
@@ -233,7 +258,7 @@ def remove_member(initiative_id: Id, member_id: Id, request: Request, session: S
     except RuleViolation as exc:
         return _overview(request, session, actor.user, initiative_id, block="team", status_code=422,
                          errors={"team": service_errors(exc, gettext)})
-    return redirect(request, f"/initiatives/{initiative_id}#team")
+    return _section_saved(request, session, actor.user, initiative_id, "team")
 
 
 @router.post("/initiatives/{initiative_id}/phases/{phase}")
@@ -252,7 +277,7 @@ def update_phase(initiative_id: Id, phase: Phase, request: Request, session: Ses
         except RuleViolation as exc:
             errors = service_errors(exc, gettext)
         else:
-            return redirect(request, f"/initiatives/{initiative_id}#phases")
+            return _section_saved(request, session, actor.user, initiative_id, "phases")
     return _overview(request, session, actor.user, initiative_id, errors={f"phase_{phase.value}": errors},
                      block="phases", status_code=422)
 

@@ -18,7 +18,7 @@ from app.core.i18n import gettext_for, negotiate
 from app.core.ids import INT_MAX, Id
 from app.core.labels import label
 from app.core.templating import is_htmx, redirect, render
-from app.initiatives.pages import initiative_context
+from app.initiatives.pages import initiative_context, section_saved
 from app.initiatives.service import candidate_members, editable
 from app.issues import fishbone, service
 from app.issues.models import CauseCategory, IssueSource, IssueStatus, ProblemCategory
@@ -188,9 +188,8 @@ def delete_issue(issue_id: Id, request: Request, session: SessionDep, actor: Cur
 
 
 def _fishbone_done(request: Request, session: Session, actor: User, issue_id: Id) -> Response:
-    if is_htmx(request):
-        return _detail(request, session, actor, issue_id, block="fishbone")
-    return redirect(request, f"/issues/{issue_id}#fishbone")
+    return section_saved(request, f"/issues/{issue_id}", "fishbone",
+                         lambda: _detail(request, session, actor, issue_id, block="fishbone"))
 
 
 @router.post("/issues/{issue_id}/causes")
@@ -262,9 +261,8 @@ def delete_cause(issue_id: Id, cause_id: Id, request: Request, session: SessionD
 
 
 def _whys_done(request: Request, session: Session, actor: User, issue_id: Id) -> Response:
-    if is_htmx(request):
-        return _detail(request, session, actor, issue_id, block="whys")
-    return redirect(request, f"/issues/{issue_id}#whys")
+    return section_saved(request, f"/issues/{issue_id}", "whys",
+                         lambda: _detail(request, session, actor, issue_id, block="whys"))
 
 
 @router.post("/issues/{issue_id}/whys")

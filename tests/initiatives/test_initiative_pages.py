@@ -80,7 +80,10 @@ def test_team_and_phase_forms(client, factory, team):
     newcomer = factory.user()
     r = client.post(f"{url}/team", data={"user_id": str(newcomer.id), "project_role": "compliance"},
                     headers={**h, **HX})
-    assert r.status_code == 200 and "HX-Redirect" in r.headers
+    # The section comes back to be swapped in, with the newcomer in it: never a redirect to `url#team`, which a
+    # browser takes for a jump within the page (nothing would change until a reload).
+    assert r.status_code == 200 and "HX-Redirect" not in r.headers and "<html" not in r.text
+    assert newcomer.display_name in r.text and "Team saved." in r.text
     r = client.post(f"{url}/team", data={"user_id": str(newcomer.id), "project_role": "it"}, headers={**h, **HX})
     assert r.status_code == 422 and "already in use" in r.text
     r = client.post(f"{url}/phases/diagnosis", data={"version": "1", "planned_start": "2026-03-10",
@@ -88,8 +91,26 @@ def test_team_and_phase_forms(client, factory, team):
     assert r.status_code == 422 and "field-error" in r.text
     r = client.post(f"{url}/phases/diagnosis", data={"version": "1", "planned_start": "2026-03-01",
                                                    "planned_end": "2026-03-20"}, headers={**h, **HX})
-    assert r.status_code == 200
+    assert r.status_code == 200 and "HX-Redirect" not in r.headers and "Dates saved." in r.text
+    assert 'id="ini-head" hx-swap-oob="true"' in r.text and "03-01 – 03-20" in r.text  # the phase bar follows
     assert "2026-03-20" in client.get(url, headers=h).text
+    # Without htmx: a redirect whose URL differs from the page, so the browser loads it.
+    other = factory.user()
+    r = client.post(f"{url}/team", data={"user_id": str(other.id), "project_role": "it"}, headers=h,
+                    follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?saved=team#team"
+    page = client.get(f"{url}?saved=team", headers=h).text
+    assert other.display_name in page and "Team saved." in page
+    member_id = next(m["id"] for m in client.get(f"/api/v1/initiatives/{team.initiative.id}/team", headers=h).json()
+                     if m["user"]["id"] == other.id)
+    r = client.post(f"{url}/team/{member_id}/remove", headers=h, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?saved=team#team"
+    r = client.post(f"{url}/phases/design", data={"version": "1", "planned_start": "2026-05-01",
+                                                "planned_end": "2026-05-20"}, headers=h, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?saved=phases#phases"
+    assert "Dates saved." in client.get(f"{url}?saved=phases", headers=h).text
+    bogus = client.get(f"{url}?saved=bogus", headers=h).text
+    assert "Team saved." not in bogus and "Dates saved." not in bogus
     # Others cannot manage the team.
     r = client.post(f"{url}/team", data={"user_id": str(factory.user().id), "project_role": "it"},
                     headers=factory.bearer(team.member))

@@ -186,7 +186,7 @@ def test_move_a_cause_to_another_parent_bone_and_top_level(client, factory, team
     # without htmx: back to the page
     r = client.post(f"{url}/{m.id}/move", data={"to": "man", "version": str(causes["Cause M"]["version"])},
                     headers=factory.bearer(team.it), follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == f"/issues/{issue.id}#fishbone"
+    assert r.status_code == 303 and r.headers["location"] == f"/issues/{issue.id}?saved=fishbone#fishbone"
     assert _causes(client, h, issue.id)["Cause C"]["category"] == "man"
 
 

@@ -1,0 +1,124 @@
+"""What a new operations lead ran into (issue 20), in a real browser: saving a section of the initiative
+page shows the change at once; filling in a form does not fire the list's filter; the as-is map and the
+priority matrix download as files, and the gate says "no problems yet"; the monitoring phase can be closed
+where its gate says so."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import htmx_idle, login
+from tests.e2e.server import LEAD
+
+pytestmark = pytest.mark.e2e
+
+VIEWER = ("viewer@example.com", "demo-viewer-2026")
+
+
+class Api:
+    """The JSON API as the lead (Bearer token: no cookie, no CSRF), to set up what a test needs."""
+
+    def __init__(self, page) -> None:  # noqa: ANN001
+        self.request = page.context.request
+        r = self.request.post("/api/v1/auth/token", form={"username": LEAD[0], "password": LEAD[1]})
+        assert r.ok, r.text()
+        self.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    def get(self, url: str) -> Any:
+        r = self.request.get(url, headers=self.headers)
+        assert r.ok, r.text()
+        return r.json()
+
+    def post(self, url: str, data: dict[str, Any]) -> Any:
+        r = self.request.post(url, headers=self.headers, data=data)
+        assert r.ok, r.text()
+        return r.json()
+
+    def initiative(self, title: str, *, advance: int = 0) -> int:
+        """A new initiative on YH-LC02 led by the lead, moved on `advance` phases by override."""
+        process = next(p for p in self.get("/api/v1/processes?q=YH-LC02")["items"] if p["code"] == "YH-LC02")
+        ini = self.post("/api/v1/initiatives", {"process_id": process["id"], "title": title,
+                                                "trigger": "inefficiency", "goal": "Fewer late orders"})
+        for _ in range(advance):
+            self.post(f"/api/v1/initiatives/{ini['id']}/advance", {"override_reason": "Set up by the test"})
+        return ini["id"]
+
+
+def _mark_document(page) -> None:  # noqa: ANN001
+    page.wait_for_load_state("load")
+    page.evaluate("window.__e2eNoReload = true")
+
+
+def _title() -> str:
+    return f"Newcomer {uuid.uuid4().hex[:6]}"
+
+
+# ------------------------------------------------------------------ item 1: saving shows what changed
+
+def test_team_and_phase_changes_show_at_once(page) -> None:  # noqa: ANN001
+    login(page, *LEAD)
+    ini = Api(page).initiative(_title())
+    page.goto(f"/initiatives/{ini}")
+    _mark_document(page)
+    team = page.locator("#team")
+    picker = team.locator("select[name=user_id]")
+    option = picker.locator("option:not([value=''])").first
+    person, user_id = option.inner_text().strip(), option.get_attribute("value")
+    picker.select_option(user_id)
+    team.locator("form.add-member select[name=project_role]").select_option("it")
+    team.get_by_role("button", name="Add", exact=True).click()
+
+    # The person is in the table and no longer offered in "Add a member", without reloading by hand.
+    row = team.locator("tbody tr", has_text=person)
+    expect(row).to_have_count(1)
+    expect(picker.locator(f"option[value='{user_id}']")).to_have_count(0)
+    expect(team.locator("[role=status]")).to_contain_text("Team saved.")
+    htmx_idle(page)
+
+    # Removing (after the confirmation) takes them out again.
+    page.once("dialog", lambda d: d.accept())
+    row.get_by_role("button", name="Remove").click()
+    expect(team.locator("tbody tr", has_text=person)).to_have_count(0)
+    expect(picker.locator(f"option[value='{user_id}']")).to_have_count(1)
+    htmx_idle(page)
+
+    # A phase's planned dates: the phase bar in the header follows, and the page says it saved.
+    phases = page.locator("#phases")
+    diagnosis = phases.locator("form.dates-form").first
+    diagnosis.locator("input[name=planned_end]").fill("2031-07-19")
+    diagnosis.locator("input[name=planned_start]").fill("2031-07-01")
+    diagnosis.get_by_role("button", name="Save").click()
+    expect(phases.locator("[role=status]")).to_contain_text("Dates saved.")
+    expect(page.locator(".phase-bar .phase-dates").first).to_have_text("07-01 – 07-19")
+    htmx_idle(page)
+    # Saving again (the form is bound to the new version) works too.
+    diagnosis = phases.locator("form.dates-form").first
+    diagnosis.locator("input[name=planned_end]").fill("2031-07-24")
+    diagnosis.get_by_role("button", name="Save").click()
+    expect(page.locator(".phase-bar .phase-dates").first).to_have_text("07-01 – 07-24")
+    assert page.evaluate("window.__e2eNoReload === true")  # swapped in place, not reloaded
+
+
+def test_without_javascript_a_saved_section_loads_the_page(browser, live_url) -> None:  # noqa: ANN001
+    """A plain post is answered by a redirect the browser really follows (`?saved=team#team`)."""
+    context = browser.new_context(base_url=live_url, java_script_enabled=False, locale="en-US")
+    try:
+        page = context.new_page()
+        login(page, *LEAD)
+        ini = Api(page).initiative(_title())
+        page.goto(f"/initiatives/{ini}")
+        team = page.locator("#team")
+        option = team.locator("select[name=user_id] option:not([value=''])").first
+        person = option.inner_text().strip()
+        team.locator("select[name=user_id]").select_option(option.get_attribute("value"))
+        team.get_by_role("button", name="Add", exact=True).click()
+        expect(page).to_have_url(re.compile(rf"/initiatives/{ini}\?saved=team#team$"))
+        expect(team.locator("tbody tr", has_text=person)).to_have_count(1)
+        expect(team.locator("[role=status]")).to_contain_text("Team saved.")
+    finally:
+        context.close()
