@@ -122,3 +122,70 @@ def test_without_javascript_a_saved_section_loads_the_page(browser, live_url) ->
         expect(team.locator("[role=status]")).to_contain_text("Team saved.")
     finally:
         context.close()
+
+
+# ------------------------------------------------------------------ item 2: a form is not a filter
+
+def _watch_filter(page, path: str) -> list[str]:  # noqa: ANN001
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "GET" and r.url.split("?")[0].endswith(path)
+            and r.headers.get("hx-request") == "true" else None)
+    return sent
+
+
+def test_filling_in_a_form_does_not_filter_the_list(page) -> None:  # noqa: ANN001
+    login(page, *LEAD)
+    ini = Api(page).initiative(_title())
+    page.goto(f"/initiatives/{ini}/issues")
+    page.wait_for_load_state("load")
+    sent = _watch_filter(page, f"/initiatives/{ini}/issues")
+    before = page.evaluate("history.length")
+    form = page.locator("#new-issue form")
+    form.locator("input[name=title]").fill("Orders wait for the credit check")
+    form.locator("select[name=category]").select_option("efficiency")
+    form.locator("select[name=source]").select_option("feedback")
+    form.locator("select[name=impact]").select_option("4")
+    form.locator("select[name=urgency]").select_option("3")
+    form.locator("select[name=status]").select_option("analysing")
+    form.locator("select[name=owner_id]").select_option(index=1)
+    page.wait_for_timeout(300)
+    assert sent == [], f"the filter fired: {sent}"
+    assert page.evaluate("history.length") == before
+    # The filter still reacts to its own controls.
+    page.locator("form.filters select[name=category]").select_option("quality")
+    expect(page).to_have_url(re.compile(r"category=quality"))
+    assert len(sent) == 1
+    assert page.evaluate("history.length") == before + 1
+
+    page.goto(f"/initiatives/{ini}/measures")
+    page.wait_for_load_state("load")
+    sent = _watch_filter(page, f"/initiatives/{ini}/measures")
+    before = page.evaluate("history.length")
+    form = page.locator("#new-measure form")
+    form.locator("input[name=goal]").fill("Credit check within 5 minutes")
+    form.locator("select[name=type]").select_option("automate")
+    form.locator("select[name=department]").select_option("finance")
+    form.locator("select[name=owner_id]").select_option(index=1)
+    form.locator("select[name=status]").select_option("in_progress")
+    form.locator("select[name=effect_direction]").select_option("lower_is_better")
+    page.wait_for_timeout(300)
+    assert sent == [], f"the filter fired: {sent}"
+    assert page.evaluate("history.length") == before
+    page.locator("form.filters select[name=status]").select_option("done")
+    expect(page).to_have_url(re.compile(r"status=done"))
+    assert len(sent) == 1
+
+
+def test_initiative_list_filter_reacts_to_its_own_controls(page) -> None:  # noqa: ANN001
+    login(page, *LEAD)
+    page.goto("/initiatives")
+    page.wait_for_load_state("load")
+    sent = _watch_filter(page, "/initiatives")
+    page.locator("form.filters select[name=status]").select_option("active")
+    expect(page).to_have_url(re.compile(r"status=active"))
+    htmx_idle(page)
+    page.locator("form.filters input[name=q]").fill("Activation")
+    expect(page).to_have_url(re.compile(r"q=Activation"))
+    expect(page.locator("#initiative-rows")).to_contain_text("Activation in 5 minutes")
+    htmx_idle(page)
+    assert len(sent) == 2, sent
