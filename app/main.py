@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from app import __version__, routers
 from app.core import docs, health, http_errors
 from app.core.config import PROJECT_ROOT, get_settings
-from app.core.middleware import CatchAll, SecurityHeaders
+from app.core.middleware import BodyLimit, CatchAll, SecurityHeaders
 
 DESCRIPTION = """
 procopt runs process-optimization initiatives end to end: diagnose, root cause, design,
@@ -65,6 +65,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     http_errors.install(app)
+    app.add_middleware(BodyLimit, answer=http_errors.problem_response)  # app/core/limits.py, before bodies are read
     app.add_middleware(CatchAll, handler=http_errors.unexpected)  # inside SecurityHeaders: 500s get headers
     app.add_middleware(SecurityHeaders)
 

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1)
     # Requests of one worker process that use the database at once; more wait their turn (app/core/db.py).
     db_concurrency: int = Field(2, ge=1)
+    # Request bodies (JSON, forms) larger than this many bytes are refused with 413 before they are read;
+    # uploads and KPI observation batches have their own limits (app/core/limits.py).
+    body_max_bytes: int = Field(1024 * 1024, ge=1024)
     # Event-log uploads larger than this many bytes, or with more events, are refused with 413.
     eventlog_max_bytes: int = Field(256 * 1024 * 1024, ge=1024)
     eventlog_max_events: int = Field(5_000_000, ge=1)

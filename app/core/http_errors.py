@@ -14,13 +14,18 @@ from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.core.errors import STATUS_CLASSES, AppError, RuleViolation, field_errors
+from app.core.errors import STATUS_CLASSES, AppError, PayloadTooLarge, RuleViolation, field_errors
+from app.core.i18n import gettext_for, negotiate
 from app.core.labels import N_
+from app.core.limits import BodyTooLarge, format_size
 from app.core.templating import is_htmx, render
 
 log = logging.getLogger("procopt")
 PROBLEM_JSON = "application/problem+json"
 BAD_ADDRESS = N_("This address is not valid: a number or value in it is out of range or malformed.")
+FORM_TOO_LARGE = N_("This form is too large (at most %(limit)s). Shorten the longest text and send it again.")
+FILE_TOO_LARGE = N_("This file is too large (at most %(limit)s). Choose a smaller file, or split it, and send it again.")
+HTMX_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 class InternalError(AppError):
@@ -44,6 +49,8 @@ def page_error(request: Request, exc: AppError) -> Response:
         if is_htmx(request):
             return Response(status_code=204, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
+    if isinstance(exc, BodyTooLarge):
+        return body_too_large_page(request, exc)
     if is_htmx(request):
         response = render(request, "components/error_fragment.html", {"error": exc}, status_code=exc.status)
         response.headers["HX-Retarget"] = "#messages"
@@ -53,6 +60,23 @@ def page_error(request: Request, exc: AppError) -> Response:
     for key, value in exc.headers.items():
         if key.lower() != "www-authenticate":
             response.headers[key] = value
+    return response
+
+
+def body_too_large_page(request: Request, exc: BodyTooLarge) -> Response:
+    """A page's post refused before it was read (app.core.middleware.BodyLimit), in the reader's words: for
+    htmx, a message at the top of the form that was sent (htmx names it in `HX-Target`), whose earlier
+    errors are removed; otherwise an error page."""
+    gettext = gettext_for(negotiate(request))
+    message = gettext(FILE_TOO_LARGE if exc.limit.upload else FORM_TOO_LARGE) % {"limit": format_size(exc.limit.shown)}
+    if not is_htmx(request):
+        return render(request, "error.html", {"error": PayloadTooLarge(message)}, status_code=413)
+    target = request.headers.get("hx-target", "")
+    form = target if HTMX_ID.fullmatch(target) else None
+    response = render(request, "components/too_large_fragment.html", {"message": message, "form": form},
+                      status_code=413)
+    response.headers["HX-Retarget"] = f"#{form}" if form else "#messages"
+    response.headers["HX-Reswap"] = "afterbegin" if form else "innerHTML"
     return response
 
 
