@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
-from sqlmodel import Session
 
 from app.core import db as core_db
 from tests.conftest import backend_url
@@ -55,23 +54,5 @@ def test_a_connection_used_a_moment_ago_is_not_pinged(pg_url):  # noqa: ANN001
         assert exc.value.connection_invalidated
         with engine.connect() as conn:
             assert _backend_pid(conn) != dead
-    finally:
-        engine.dispose()
-
-
-def _transaction_ids(session: Session) -> tuple[int, int]:
-    conn = session.connection()
-    return tuple(conn.exec_driver_sql("SELECT txid_current()").scalar_one() for _ in range(2))
-
-
-def test_a_read_only_unit_of_work_runs_each_statement_on_its_own(pg_url):  # noqa: ANN001
-    engine = core_db.make_engine(pg_url)
-    try:
-        first, second = core_db._read_and_finish(Session(engine), _transaction_ids)
-        assert first != second  # autocommit: no BEGIN/COMMIT round trips
-        # the connection goes back to the pool in its usual mode: the next unit of work is one transaction
-        with Session(engine) as session:
-            first, second = _transaction_ids(session)
-        assert first == second
     finally:
         engine.dispose()

@@ -104,24 +104,6 @@ def test_best_effort_raises_anything_else(own_sqlite):
             session.execute(sa.text("INSERT INTO departments (code, name_en, name_zh) VALUES ('legal', 'x', 'x')"))
 
 
-def test_a_read_only_unit_writes_on_the_side_after_another_commit(own_sqlite):
-    """`read_in_thread`'s units (the process list) run each statement on its own: a service token's last
-    use is written even when another connection committed since the unit's first read."""
-    _, path = own_sqlite
-
-    def work(session: Session) -> None:
-        _legal(session)
-        other = _other_writer(path)
-        _rename(other, "moved on")
-        other.close()
-        session.connection().execute(sa.text("UPDATE departments SET name_zh = '已写' WHERE code = 'legal'"))
-
-    core_db._read_and_finish(core_db.new_session(), work)
-    with core_db.new_session() as fresh:
-        row = fresh.execute(sa.text("SELECT name_en, name_zh FROM departments WHERE code = 'legal'")).one()
-    assert tuple(row) == ("moved on", "已写")
-
-
 def test_the_account_check_of_a_writing_request_does_not_hold_the_lock(own_sqlite):
     """The caller's account is read before the handler runs; the write lock is taken by the handler's first
     statement, so what it does before that (reading an uploaded event log: seconds) blocks no other writer."""

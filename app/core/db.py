@@ -93,16 +93,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
 
 def _sqlite_begin(conn: sa.Connection) -> None:
     """`BEGIN`, or what the connection's `sqlite_begin` execution option says: "IMMEDIATE" for units of
-    work that write, None for read-only ones (each statement then commits on its own).
+    work that write.
 
     In WAL mode a transaction that began by reading cannot start writing once another connection has
     committed after its first read: SQLite refuses at once ("database is locked", SQLITE_BUSY_SNAPSHOT;
     the busy timeout does not apply). So a unit of work that will write takes the write lock when it
     begins (`BEGIN IMMEDIATE`, waiting up to the busy timeout), and writes that a read makes on the side
     go through `best_effort`."""
-    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-    if mode is not None:
-        conn.exec_driver_sql(f"BEGIN {mode}")
+    conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'DEFERRED')}")
 
 
 NUL = "\x00"
