@@ -63,10 +63,12 @@ def initiative_context(session: Session, actor: User, initiative_id: Id) -> dict
 
 
 def gate_view(gettext, gate) -> list[dict[str, Any]]:  # noqa: ANN001
-    """Gate criteria with their message in the user's language."""
-    return [{"code": c.code, "met": c.met,
-             "text": gettext(GATE_MESSAGES[c.code]).format(**c.params) if c.code in GATE_MESSAGES else c.message}
-            for c in gate.criteria]
+    """Gate criteria with their message in the user's language (the param `message_code`, when a check sets
+    it, names the message that applies, e.g. "No problems yet." for `problems_scored`)."""
+    def text(c) -> str:  # noqa: ANN001
+        code = c.params.get("message_code", c.code)
+        return gettext(GATE_MESSAGES[code]).format(**c.params) if code in GATE_MESSAGES else c.message
+    return [{"code": c.code, "met": c.met, "text": text(c)} for c in gate.criteria]
 
 
 @router.get("/initiatives")

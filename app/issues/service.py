@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from sqlmodel import Session, col, func, select
 from app.core.audit import record
 from app.core.errors import NotFound, rule
 from app.core.ids import Id
+from app.core.labels import N_, label
 from app.core.pagination import Cursor, page_window
 from app.core.versioning import bump, changes_of, check_version, delete_audited, save_new, save_update
 from app.initiatives.models import Initiative
@@ -250,6 +252,23 @@ def priority_matrix(session: Session, initiative_id: int, *, include_resolved: b
         quadrants={q: entries(groups[q]) for q in QUADRANT_ORDER},
         unscored=entries(sorted(groups[None], key=lambda i: (i.created_at, i.id))),
     )
+
+
+# Columns of the matrix's CSV and XLSX, translated with the export's language.
+MATRIX_COLUMNS = (N_("Quadrant"), N_("Rank"), N_("Problem"), N_("Category"), N_("Impact"), N_("Urgency"),
+                  N_("Score"), N_("Status"))
+
+
+def matrix_rows(matrix: PriorityMatrix, gettext: Callable[[str], str]) -> Iterator[list[Any]]:
+    """The priority matrix as a table for CSV and XLSX: a header, then a row per problem quadrant by quadrant in
+    priority order (do first, schedule, quick fix, defer), the unscored last; labels in `gettext`'s language."""
+    yield [gettext(c) for c in MATRIX_COLUMNS]
+    groups: list[tuple[str, list[MatrixEntry]]] = [(q.value, matrix.quadrants.get(q, [])) for q in QUADRANT_ORDER]
+    for key, entries in [*groups, ("unscored", matrix.unscored)]:
+        for e in entries:
+            yield [label("quadrant", key, gettext), e.rank, e.title, label("problem_category", e.category, gettext),
+                   "" if e.impact is None else e.impact, "" if e.urgency is None else e.urgency,
+                   "" if e.score is None else e.score, label("issue_status", e.status, gettext)]
 
 
 # ---------------------------------------------------------------- fishbone causes

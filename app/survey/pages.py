@@ -328,3 +328,22 @@ def as_is_map(initiative_id: Id, request: Request, session: SessionDep, actor: C
                 "summary": service.summarize(steps), "categories": list(ProblemCategory),
                 "num": service.fmt_minutes, "label_width": asis_map.LABEL_W})
     return render(request, "survey/map.html", ctx)
+
+
+@router.get("/initiatives/{initiative_id}/map.svg")
+def as_is_map_svg(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    """The as-is map as an SVG file to download (the page's drawing with its lane labels and styles inside),
+    in the user's language."""
+    ctx = initiative_context(session, actor.user, initiative_id)
+    gettext = gettext_for(negotiate(request))
+    locale = negotiate(request)
+    labels = {d.code: d.label(locale) for d in list_departments(session)}
+    steps = service.to_read(session, service.all_steps(session, initiative_id))
+    ctx.update({"map": asis_map.layout(steps, labels, gettext("No department")), "summary": service.summarize(steps),
+                "num": service.fmt_minutes, "label_width": asis_map.LABEL_W})
+    response = render(request, "survey/map_export.svg", ctx)
+    ini = ctx["ini"]
+    name = f"asis-map-{ini.process.code}-{ini.id}-{'zh_CN' if locale.startswith('zh') else 'en'}.svg"
+    return Response(response.body, media_type="image/svg+xml; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "Vary": response.headers["Vary"]})

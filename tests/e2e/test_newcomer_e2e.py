@@ -5,6 +5,8 @@ where its gate says so."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 from typing import Any
@@ -189,3 +191,41 @@ def test_initiative_list_filter_reacts_to_its_own_controls(page) -> None:  # noq
     expect(page.locator("#initiative-rows")).to_contain_text("Activation in 5 minutes")
     htmx_idle(page)
     assert len(sent) == 2, sent
+
+
+# ------------------------------------------------------------------ item 9: exports and the gate message
+
+def test_map_and_matrix_download_and_gate_says_no_problems_yet(page) -> None:  # noqa: ANN001
+    login(page, *LEAD)
+    api = Api(page)
+    ini = api.initiative(_title(), advance=1)  # root cause: no problems yet
+    page.goto(f"/initiatives/{ini}")
+    gate = page.locator("#gate")
+    expect(gate).to_contain_text("No problems yet.")
+    expect(gate).not_to_contain_text("not scored")
+
+    # The demo initiative has steps and scored problems.
+    page.goto("/initiatives")
+    page.locator("#initiative-rows a", has_text="Activation in 5 minutes").click()
+    demo = page.url.rstrip("/")
+    page.goto(demo + "/map")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download SVG").click()
+    download = info.value
+    assert re.fullmatch(r"asis-map-YH-LC01-\d+-en\.svg", download.suggested_filename)
+    svg = open(download.path(), encoding="utf-8").read()  # noqa: SIM115, PTH123
+    assert svg.startswith("<?xml") and "<svg" in svg and "</svg>" in svg
+    assert "<style" in svg and "lane-label" in svg  # styled on its own, lanes labelled
+
+    page.goto(demo + "/matrix")
+    first = page.locator(".quadrant-do_first .issue-card header a").first.inner_text()
+    with page.expect_download() as info:
+        page.get_by_role("link", name="CSV · English").click()
+    download = info.value
+    assert download.suggested_filename.endswith("-en.csv")
+    rows = list(csv.reader(io.StringIO(open(download.path(), encoding="utf-8-sig").read())))  # noqa: SIM115, PTH123
+    assert rows[0] == ["Quadrant", "Rank", "Problem", "Category", "Impact", "Urgency", "Score", "Status"]
+    assert rows[1][:3] == ["Do first", "1", first]
+    with page.expect_download() as info:
+        page.get_by_role("link", name="XLSX · 中文").click()
+    assert info.value.suggested_filename.endswith("-zh_CN.xlsx")
