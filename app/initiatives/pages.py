@@ -15,6 +15,7 @@ from app.core.errors import Conflict, Forbidden, PreconditionFailed, RuleViolati
 from app.core.forms import FormData, number, parse_form, service_errors, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
+from app.core.labels import FLASH, N_
 from app.core.templating import is_htmx, redirect, render
 from app.initiatives import service
 from app.initiatives.gates import MESSAGES as GATE_MESSAGES
@@ -32,6 +33,7 @@ from app.users.models import User
 
 router = APIRouter()
 PAGE_SIZE = 25
+FLASH.setdefault("initiative_closed", N_("Initiative closed."))
 # Sections of the overview whose forms say "saved" when they come back (`?saved=<section>`).
 SAVED_SECTIONS = ("team", "phases")
 
@@ -303,6 +305,25 @@ def advance(initiative_id: Id, request: Request, session: SessionDep, actor: Cur
             return redirect(request, f"/initiatives/{initiative_id}", flash="phase_advanced")
     return _overview(request, session, actor.user, initiative_id, errors={"gate": errors}, block="gate",
                      status_code=422, override_open=bool(reason))
+
+
+@router.post("/initiatives/{initiative_id}/close")
+def close_initiative(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
+                     form: FormData) -> Response:
+    """Close the initiative (status completed) from the last phase's gate, where it says to (leader, admins)."""
+    gettext = _gettext(request)
+    try:
+        with undo_on_error(session):
+            service.update_initiative(session, initiative_id, InitiativeUpdate(status=InitiativeStatus.completed),
+                                      actor.user, expected_version=version(form))
+    except PreconditionFailed:
+        errors = {"__all__": gettext("Someone else changed this initiative meanwhile; look again.")}
+    except RuleViolation as exc:
+        errors = service_errors(exc, gettext)
+    else:
+        return redirect(request, f"/initiatives/{initiative_id}", flash="initiative_closed")
+    return _overview(request, session, actor.user, initiative_id, errors={"gate": errors}, block="gate",
+                     status_code=422)
 
 
 @router.post("/initiatives/{initiative_id}/back-to-design")

@@ -229,3 +229,43 @@ def test_map_and_matrix_download_and_gate_says_no_problems_yet(page) -> None:  #
     with page.expect_download() as info:
         page.get_by_role("link", name="XLSX · 中文").click()
     assert info.value.suggested_filename.endswith("-zh_CN.xlsx")
+
+
+# ------------------------------------------------------------------ item 10: closing where the gate says so
+
+def test_monitoring_phase_is_closed_from_the_gate(page, browser, live_url) -> None:  # noqa: ANN001
+    login(page, *LEAD)
+    title = _title()
+    ini = Api(page).initiative(title, advance=5)  # monitoring
+    # Others do not get the button.
+    viewer_ctx = browser.new_context(base_url=live_url, locale="en-US")
+    try:
+        viewer = viewer_ctx.new_page()
+        login(viewer, *VIEWER)
+        viewer.goto(f"/initiatives/{ini}")
+        expect(viewer.locator("#gate")).to_contain_text("close the initiative when it is done")
+        expect(viewer.get_by_role("button", name="Close the initiative")).to_have_count(0)
+    finally:
+        viewer_ctx.close()
+
+    page.goto(f"/initiatives/{ini}")
+    gate = page.locator("#gate")
+    last = gate.locator("li", has_text="close the initiative when it is done")
+    button = last.get_by_role("button", name="Close the initiative")
+    expect(button).to_be_visible()
+    messages: list[str] = []
+
+    def dismiss(d) -> None:  # noqa: ANN001
+        messages.append(d.message)
+        d.dismiss()
+
+    page.once("dialog", dismiss)
+    button.click()
+    page.wait_for_timeout(200)
+    assert messages and "Close" in messages[0]
+    expect(page.locator(".ini-badges")).to_contain_text("Active")  # dismissed: nothing happened
+    page.once("dialog", lambda d: d.accept())
+    button.click()
+    expect(page.locator("#messages")).to_contain_text("Initiative closed.")
+    expect(page.locator(".ini-badges")).to_contain_text("Completed")
+    expect(page.get_by_role("button", name="Close the initiative")).to_have_count(0)

@@ -1,5 +1,5 @@
 """Issue 20 on the pages: the as-is map as an SVG file, the priority matrix as CSV and XLSX (en, zh-CN), the
-root-cause gate's "No problems yet."."""
+root-cause gate's "No problems yet.", and closing an initiative from its monitoring gate."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 
 from openpyxl import load_workbook
 
+from app.initiatives.models import InitiativeStatus, Phase
 from app.initiatives.schemas import AdvanceRequest
 from app.initiatives.service import advance, get_initiative
 from tests.initiatives.factories import YH_STEPS, add_issue, add_steps
@@ -96,3 +97,31 @@ def test_gate_says_no_problems_yet(client, factory, team, session):
     scored = next(c for c in gate["criteria"] if c["code"] == "problems_scored")
     assert scored["met"] is False and "(1 not scored)" in scored["message"] and scored["params"] == {"n": 1}
     assert "(1 not scored)" in client.get(url, headers=h).text
+
+
+def test_close_the_initiative_from_the_monitoring_gate(client, factory, team, session):
+    url = f"/initiatives/{team.initiative.id}"
+    h = factory.bearer(team.leader)
+    assert "Close the initiative" not in client.get(url, headers=h).text  # not before the last phase
+    _advance(session, team, 5)
+    version = get_initiative(session, team.initiative.id).version
+    page = client.get(url, headers=h).text
+    assert "Close the initiative" in page and f'action="{url}/close"' in page
+    for other in (team.member, team.viewer):
+        text = client.get(url, headers=factory.bearer(other)).text
+        assert "close the initiative when it is done" in text and f"{url}/close" not in text
+        r = client.post(f"{url}/close", data={"version": str(version)}, headers={**factory.bearer(other), **HX})
+        assert r.status_code == 403
+    # A stale version is refused in place and nothing changes.
+    r = client.post(f"{url}/close", data={"version": str(version - 1)}, headers={**h, **HX})
+    assert r.status_code == 422 and "Someone else changed this initiative" in r.text
+    assert get_initiative(session, team.initiative.id).status == InitiativeStatus.active
+    r = client.post(f"{url}/close", data={"version": str(version)}, headers={**h, **HX})
+    assert r.status_code == 200 and r.headers["HX-Redirect"] == url
+    session.expire_all()
+    ini = get_initiative(session, team.initiative.id)
+    assert ini.status == InitiativeStatus.completed and ini.current_phase == Phase.monitoring
+    page = client.get(url, headers=h).text
+    assert "Initiative closed." in page and f"{url}/close" not in page
+    hist = client.get(f"{url}/history", headers=h).text
+    assert "Completed" in hist
