@@ -15,6 +15,7 @@ from app.core.audit import record
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Forbidden, NotAuthenticated, NotFound, RuleViolation, TooManyRequests
+from app.core.labels import N_
 from app.core.security import hash_service_token, new_service_token, verify_password
 from app.users.models import Role, User
 from app.users.service import get_by_email, normalize_email
@@ -144,7 +145,7 @@ def revoke_service_token(session: Session, token_id: int, actor: User) -> Servic
     _require_admin(actor)
     token = session.get(ServiceToken, token_id)
     if token is None:
-        raise NotFound(f"Service token {token_id} not found.")
+        raise NotFound(N_("Service token {token_id} not found."), params={"token_id": token_id})
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         session.add(token)

@@ -6,6 +6,7 @@ inline fragment for htmx requests (see `app.core.pages_errors`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 PROBLEM_BASE = "/problems/"
@@ -22,13 +23,26 @@ class AppError(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
         **extra: Any,
     ) -> None:
+        """`detail` is English; with `params` it is a template ("Problem {issue_id} not found.", marked
+        with N_) that the API sends filled in and pages show translated (`translated`)."""
+        self.template = detail if params else None
+        self.params = params or {}
+        detail = detail.format(**self.params) if detail and params else detail
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.errors = errors
         self.headers = headers or {}
         self.extra = extra
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        """The detail in the reader's language: fixed details and templates have msgids."""
+        if self.template is None:
+            return gettext(self.detail)
+        params = {k: gettext(v) if isinstance(v, str) else v for k, v in self.params.items()}
+        return gettext(self.template).format(**params)
 
     def problem(self, instance: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {

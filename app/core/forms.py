@@ -81,7 +81,7 @@ def service_errors(exc: AppError, gettext) -> dict[str, str]:  # noqa: ANN001
         field = (err.get("field") or "__all__").split(".")[0]
         errors.setdefault(field, message_for(err.get("type", ""), gettext, err.get("message", exc.detail)))
     if not errors:
-        errors["__all__"] = gettext(exc.detail)
+        errors["__all__"] = exc.translated(gettext)
     return errors
 
 

@@ -18,6 +18,7 @@ from app.core.audit import AuditRecord, history, record
 from app.core.calendar import today
 from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation, field_error, rule
 from app.core.ids import Id
+from app.core.labels import N_
 from app.core.pagination import Cursor, page_window
 from app.core.versioning import bump, changes_of, check_version
 from app.initiatives import gates
@@ -70,7 +71,7 @@ class InitiativeFilter:
 def get_initiative(session: Session, initiative_id: int) -> Initiative:
     ini = session.get(Initiative, initiative_id)
     if ini is None:
-        raise NotFound(f"Initiative {initiative_id} not found.")
+        raise NotFound(N_("Initiative {initiative_id} not found."), params={"initiative_id": initiative_id})
     return ini
 
 
@@ -199,7 +200,7 @@ def _bump(session: Session, ini: Initiative, actor: User, action: str, before: d
 def _member(session: Session, ini: Initiative, member_id: int) -> InitiativeMember:
     m = session.get(InitiativeMember, member_id)
     if m is None or m.initiative_id != ini.id:
-        raise NotFound(f"Team member {member_id} not found in initiative {ini.id}.")
+        raise NotFound(N_("Team member {member_id} not found in initiative {ini_id}."), params={"member_id": member_id, "ini_id": ini.id})
     return m
 
 

@@ -10,6 +10,7 @@ from app.core.db import SessionDep
 from app.core.errors import NotFound
 from app.core.etag import required_version, set_etag
 from app.core.ids import Id
+from app.core.labels import N_
 from app.core.openapi import TEAM_PATCH, TEAM_PROBLEMS
 from app.core.pagination import set_link_header
 from app.issues import service
@@ -183,7 +184,7 @@ def read_why(issue_id: Id, why_id: Id, session: SessionDep, actor: CurrentActor,
     """One why -> because link of the problem's 5-Whys chain."""
     why = next((w for w in service.why_reads(session, issue_id) if w.id == why_id), None)
     if why is None:
-        raise NotFound(f"Why {why_id} not found in problem {issue_id}.")
+        raise NotFound(N_("Why {why_id} not found in problem {issue_id}."), params={"why_id": why_id, "issue_id": issue_id})
     set_etag(response, WHY, why.id, why.version)
     return why
 

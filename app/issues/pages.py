@@ -16,7 +16,7 @@ from app.core.extensions import extend
 from app.core.forms import FormData, as_list, number, parse_form, service_errors, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import INT_MAX, Id
-from app.core.labels import label
+from app.core.labels import N_, label
 from app.core.spreadsheets import ExportFormat, ExportLang, csv_bytes, workbook_bytes, write_table
 from app.core.templating import is_htmx, redirect, render
 from app.initiatives.pages import initiative_context, section_saved
@@ -358,7 +358,7 @@ def score(initiative_id: Id, issue_id: Id, request: Request, session: SessionDep
     gettext = _gettext(request)
     issue = service.get_issue(session, issue_id)
     if issue.initiative_id != initiative_id:
-        raise NotFound(f"Problem {issue_id} not found in initiative {initiative_id}.")
+        raise NotFound(N_("Problem {issue_id} not found in initiative {initiative_id}."), params={"issue_id": issue_id, "initiative_id": initiative_id})
     data, errors = parse_form(IssueUpdate, {"impact": number(form.get("impact")),
                                        "urgency": number(form.get("urgency"))}, gettext)
     error = next(iter(errors.values()), None)

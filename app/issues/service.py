@@ -85,7 +85,7 @@ class IssueFilter:
 def get_issue(session: Session, issue_id: int) -> Issue:
     issue = session.get(Issue, issue_id)
     if issue is None:
-        raise NotFound(f"Problem {issue_id} not found.")
+        raise NotFound(N_("Problem {issue_id} not found."), params={"issue_id": issue_id})
     return issue
 
 
@@ -282,7 +282,7 @@ def _editable_issue(session: Session, issue_id: int, actor: User) -> Issue:
 def _cause(session: Session, issue: Issue, cause_id: int) -> IssueCause:
     cause = session.get(IssueCause, cause_id)
     if cause is None or cause.issue_id != issue.id:
-        raise NotFound(f"Cause {cause_id} not found in problem {issue.id}.")
+        raise NotFound(N_("Cause {cause_id} not found in problem {issue_id}."), params={"cause_id": cause_id, "issue_id": issue.id})
     return cause
 
 
@@ -432,7 +432,7 @@ def cause_read(session: Session, issue_id: int, cause_id: int) -> CauseRead:
     for c in cause_tree(session, issue_id):
         if c.id == cause_id:
             return c
-    raise NotFound(f"Cause {cause_id} not found in problem {issue_id}.")
+    raise NotFound(N_("Cause {cause_id} not found in problem {issue_id}."), params={"cause_id": cause_id, "issue_id": issue_id})
 
 
 # ---------------------------------------------------------------- 5-Whys
@@ -445,7 +445,7 @@ def whys_of(session: Session, issue_id: int) -> list[IssueWhy]:
 def _why(session: Session, issue: Issue, why_id: int) -> IssueWhy:
     why = session.get(IssueWhy, why_id)
     if why is None or why.issue_id != issue.id:
-        raise NotFound(f"Why {why_id} not found in problem {issue.id}.")
+        raise NotFound(N_("Why {why_id} not found in problem {issue_id}."), params={"why_id": why_id, "issue_id": issue.id})
     return why
 
 

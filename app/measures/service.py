@@ -12,6 +12,7 @@ from sqlmodel import Session, col, func, select
 from app.core.audit import record
 from app.core.calendar import today
 from app.core.errors import NotFound, rule
+from app.core.labels import N_
 from app.core.versioning import changes_of, check_version, delete_audited, save_update
 from app.departments.models import Department
 from app.departments.service import by_codes, list_departments
@@ -41,7 +42,7 @@ def is_overdue(due: date | None, status: MeasureStatus, now: date | None = None)
 def get_measure(session: Session, measure_id: int) -> Measure:
     measure = session.get(Measure, measure_id)
     if measure is None:
-        raise NotFound(f"Countermeasure {measure_id} not found.")
+        raise NotFound(N_("Countermeasure {measure_id} not found."), params={"measure_id": measure_id})
     return measure
 
 

@@ -15,6 +15,7 @@ from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from app.core.ids import Id
+from app.core.labels import N_
 from app.core.pagination import Cursor, page_window
 from app.core.versioning import check_version
 from app.initiatives.models import Initiative
@@ -88,7 +89,7 @@ def _field_error(field: str, message: str, type_: str, where: str = "body") -> l
 def get_kpi(session: Session, kpi_id: int) -> Kpi:
     kpi = session.get(Kpi, kpi_id)
     if kpi is None:
-        raise NotFound(f"KPI {kpi_id} not found.")
+        raise NotFound(N_("KPI {kpi_id} not found."), params={"kpi_id": kpi_id})
     return kpi
 
 
@@ -272,7 +273,7 @@ def list_rules(session: Session, kpi_id: int) -> list[KpiAlertRule]:
 def get_rule(session: Session, kpi_id: int, rule_id: int) -> KpiAlertRule:
     rule = session.get(KpiAlertRule, rule_id)
     if rule is None or rule.kpi_id != kpi_id:
-        raise NotFound(f"Alert rule {rule_id} of KPI {kpi_id} not found.")
+        raise NotFound(N_("Alert rule {rule_id} of KPI {kpi_id} not found."), params={"rule_id": rule_id, "kpi_id": kpi_id})
     return rule
 
 
@@ -404,7 +405,7 @@ def alert_snapshot(alert: KpiAlert) -> dict[str, Any]:
 def get_alert(session: Session, alert_id: int) -> KpiAlert:
     alert = session.get(KpiAlert, alert_id)
     if alert is None:
-        raise NotFound(f"Alert {alert_id} not found.")
+        raise NotFound(N_("Alert {alert_id} not found."), params={"alert_id": alert_id})
     return alert
 
 

@@ -17,6 +17,7 @@ from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, RuleViolation, rule
 from app.core.ids import Id
+from app.core.labels import N_
 from app.core.pagination import Cursor, page_window
 from app.initiatives import service as initiatives
 from app.initiatives.models import Initiative
@@ -185,7 +186,7 @@ def _summary(log: EventLog) -> dict[str, Any]:
 def get_log(session: Session, log_id: int) -> EventLog:
     log = session.get(EventLog, log_id)
     if log is None:
-        raise NotFound(f"Event log {log_id} not found.")
+        raise NotFound(N_("Event log {log_id} not found."), params={"log_id": log_id})
     return log
 
 
@@ -215,7 +216,7 @@ def delete_log(session: Session, log_id: int, actor: User) -> None:
 def load_events(session: Session, log_id: int) -> pl.DataFrame:
     blob = session.exec(select(EventLogData.parquet).where(EventLogData.log_id == log_id)).first()
     if blob is None:
-        raise NotFound(f"Event log {log_id} not found.")
+        raise NotFound(N_("Event log {log_id} not found."), params={"log_id": log_id})
     return pl.read_parquet(io.BytesIO(blob))
 
 

@@ -17,6 +17,7 @@ from app.core.audit import AuditRecord, history, record
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from app.core.ids import Id
+from app.core.labels import N_
 from app.core.pagination import Cursor, bad_cursor, page_window
 from app.core.versioning import check_version
 from app.departments.models import Department
@@ -52,7 +53,7 @@ def _require_edit(actor: User, process: Process) -> None:
 def get_process(session: Session, process_id: int) -> Process:
     process = session.get(Process, process_id)
     if process is None:
-        raise NotFound(f"Process {process_id} not found.")
+        raise NotFound(N_("Process {process_id} not found."), params={"process_id": process_id})
     return process
 
 
@@ -62,7 +63,7 @@ def _get_for_change(session: Session, process_id: int) -> Process:
     and the second silently overwrites the first."""
     process = session.get(Process, process_id, with_for_update=True, populate_existing=True)
     if process is None:
-        raise NotFound(f"Process {process_id} not found.")
+        raise NotFound(N_("Process {process_id} not found."), params={"process_id": process_id})
     return process
 
 

@@ -209,7 +209,7 @@ def delete(initiative_id: Id, kind: str, item_id: Id, request: Request, session:
 
 def _kind(kind: str) -> type[RaciRole] | type[RaciActivity]:
     if kind not in KINDS:
-        raise NotFound(f"No {kind} in a RACI matrix.")
+        raise NotFound(N_("No {kind} in a RACI matrix."), params={"kind": kind})
     return KINDS[kind]
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from app.core.audit import record
 from app.core.db import NUL, NUL_MESSAGE
 from app.core.errors import Conflict, NotFound, RuleViolation, field_error, rule
+from app.core.labels import N_
 from app.core.spreadsheets import csv_bytes, workbook_bytes, write_table
 from app.initiatives.service import editable, get_initiative, membership
 from app.raci.labels import CHECK_MESSAGES
@@ -153,8 +154,8 @@ def _check_member(session: Session, initiative_id: int, user_id: int | None) -> 
 def _item(session: Session, model: type[Item], initiative_id: int, item_id: int) -> Item:
     obj = session.get(model, item_id)
     if obj is None or obj.initiative_id != initiative_id:
-        what = "Role" if model is RaciRole else "Activity"
-        raise NotFound(f"{what} {item_id} not found in initiative {initiative_id}.")
+        what = N_("Role") if model is RaciRole else N_("Activity")
+        raise NotFound(N_("{what} {item_id} not found in initiative {initiative_id}."), params={"what": what, "item_id": item_id, "initiative_id": initiative_id})
     return obj
 
 

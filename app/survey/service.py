@@ -12,6 +12,7 @@ from sqlmodel import Session, col, func, select
 from app.core.audit import record
 from app.core.errors import NotFound, RuleViolation, field_error, rule
 from app.core.ids import Id, Position
+from app.core.labels import N_
 from app.core.pagination import Cursor, page_window
 from app.core.versioning import changes_of, check_version, save_update
 from app.departments.models import Department
@@ -51,7 +52,7 @@ def fmt_minutes(value: Decimal | float | int | None) -> str:
 def get_step(session: Session, step_id: int) -> SurveyStep:
     step = session.get(SurveyStep, step_id)
     if step is None:
-        raise NotFound(f"Survey step {step_id} not found.")
+        raise NotFound(N_("Survey step {step_id} not found."), params={"step_id": step_id})
     return step
 
 
@@ -251,7 +252,7 @@ def summarize(steps: list[StepRead]) -> SurveySummary:
 def get_record(session: Session, record_id: int) -> ResearchRecord:
     rec = session.get(ResearchRecord, record_id)
     if rec is None:
-        raise NotFound(f"Research record {record_id} not found.")
+        raise NotFound(N_("Research record {record_id} not found."), params={"record_id": record_id})
     return rec
 
 

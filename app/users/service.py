@@ -9,6 +9,7 @@ from app.core.audit import record
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from app.core.ids import Id
+from app.core.labels import N_
 from app.core.pagination import Cursor, page_window
 from app.core.security import hash_password
 from app.departments.models import Department
@@ -108,7 +109,7 @@ def end_sessions(session: Session, user_id: int) -> None:
 def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"User {user_id} not found.")
+        raise NotFound(N_("User {user_id} not found."), params={"user_id": user_id})
     return user
 
 
