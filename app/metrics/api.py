@@ -2,6 +2,8 @@
 
 Reading metrics needs the `metrics:read` or the `read` scope (people have every scope); recording
 observations needs `metrics:write`; changing KPI definitions and alert rules needs `write`.
+Who may do what (app.metrics.service) is said in each route's description: reads are open to everyone
+signed in; for a KPI of an initiative, writes also follow the team rule (its team members and administrators).
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ ACK = require_any_scope("metrics:write", "write")
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No or invalid credentials"},
-    403: {"description": "The token lacks the scope, or the role does not allow this"},
+    403: {"description": "The token lacks the scope, the role does not allow this, or the KPI belongs to an "
+          "initiative whose team the caller is not on"},
 }
 
 
@@ -198,7 +201,8 @@ def list_kpis(
     limit: Annotated[int, Query(ge=1, description="Page size; capped at PAGE_SIZE_MAX")] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ):
-    """KPI definitions sorted by code, one keyset page at a time. Needs the `metrics:read` or the `read` scope."""
+    """KPI definitions sorted by code, one keyset page at a time. Needs the `metrics:read` or the `read` scope.
+    Who: everyone signed in, viewers included."""
     rows, next_cursor = service.list_kpis(
         session, service.KpiFilter(process_id=process_id, initiative_id=initiative_id, q=q or None),
         limit=min(limit, get_settings().page_size_max), cursor=cursor)
@@ -209,7 +213,8 @@ def list_kpis(
 @router.post("/kpis", status_code=status.HTTP_201_CREATED, response_model=KpiRead, dependencies=[DEFINE],
              responses={409: {"description": "Code already used"}})
 def create_kpi(data: KpiCreate, session: SessionDep, actor: CurrentActor, response: Response):
-    """Define a KPI (members, leads, administrators; scope `write`)."""
+    """Define a KPI. Who: members, leads and administrators (not viewers; scope `write`); a KPI of an
+    initiative (`initiative_id`) only its team members and administrators (the team rule; others get 403)."""
     kpi = service.create_kpi(session, data, actor.user)
     response.headers["Location"] = f"/api/v1/kpis/{kpi.id}"
     return _one(session, response, kpi)
@@ -218,7 +223,8 @@ def create_kpi(data: KpiCreate, session: SessionDep, actor: CurrentActor, respon
 @router.get("/kpis/{kpi_id}", response_model=KpiRead, dependencies=[READ],
             responses={404: {"description": "No such KPI"}})
 def read_kpi(kpi_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
-    """One KPI, with its `ETag` for a later `PATCH`. Needs the `metrics:read` or the `read` scope."""
+    """One KPI, with its `ETag` for a later `PATCH`. Needs the `metrics:read` or the `read` scope.
+    Who: everyone signed in, viewers included."""
     return _one(session, response, service.get_kpi(session, kpi_id))
 
 
@@ -227,7 +233,10 @@ def read_kpi(kpi_id: Id, session: SessionDep, actor: CurrentActor, response: Res
     428: {"description": "If-Match missing"}})
 def update_kpi(kpi_id: Id, data: KpiUpdate, request: Request, session: SessionDep, actor: CurrentActor,
                response: Response):
-    """Change a KPI (owner, leads, administrators). Requires `If-Match` with the ETag last read."""
+    """Change a KPI. Requires `If-Match` with the ETag last read.
+
+    Who: its owner (a member), leads and administrators (scope `write`); for a KPI of an initiative, only
+    those of them on its team, and administrators; moving a KPI onto an initiative needs its team too."""
     expected = required_version(request, "kpi", kpi_id)
     return _one(session, response, service.update_kpi(session, kpi_id, data, actor.user,
                                                       expected_version=expected))
@@ -235,7 +244,7 @@ def update_kpi(kpi_id: Id, data: KpiUpdate, request: Request, session: SessionDe
 
 @router.get("/kpis/{kpi_id}/history", response_model=list[AuditRead], dependencies=[READ])
 def kpi_history(kpi_id: Id, session: SessionDep, actor: CurrentActor):
-    """The audit trail of a KPI definition, newest first (administrators and leads)."""
+    """The audit trail of a KPI definition, newest first. Who: administrators and leads."""
     return service.kpi_history(session, kpi_id, actor.user)
 
 
@@ -255,7 +264,7 @@ def compare_kpi(
 ):
     """Before/after of a pilot or a quarterly review: both periods aggregated with the KPI's aggregation,
     the difference rate `(after - before) / before` (30 -> 8 min is -0.733) and whether the target is met
-    given the KPI's direction. Needs the `metrics:read` or the `read` scope."""
+    given the KPI's direction. Needs the `metrics:read` or the `read` scope. Who: everyone signed in."""
     kpi = service.get_kpi(session, kpi_id)
     tz = zone(tz)
     after = (parse_instant(after_from, tz, "after_from"), parse_instant(after_to, tz, "after_to"))
@@ -276,7 +285,7 @@ def _rule(response: Response, rule: KpiAlertRule) -> AlertRuleRead:
 
 @router.get("/kpis/{kpi_id}/alert-rules", response_model=list[AlertRuleRead], dependencies=[READ])
 def list_alert_rules(kpi_id: Id, session: SessionDep, actor: CurrentActor):
-    """The KPI's alert rules. Needs the `metrics:read` or the `read` scope."""
+    """The KPI's alert rules. Needs the `metrics:read` or the `read` scope. Who: everyone signed in."""
     return [service.rule_read(r) for r in service.list_rules(session, kpi_id)]
 
 
@@ -286,7 +295,10 @@ def create_alert_rule(kpi_id: Id, data: AlertRuleCreate, session: SessionDep, ac
                       response: Response):
     """Add a rule: `target_breach` (the latest period is on the wrong side of the target) or `worsening`
     (worse than the mean of the previous `periods` periods by more than `percent` %). Rules are evaluated
-    whenever data for the KPI arrives, and once now."""
+    whenever data for the KPI arrives, and once now.
+
+    Who: as for changing the KPI: its owner, leads and administrators (scope `write`); for a KPI of an
+    initiative, only those of them on its team, and administrators."""
     return _rule(response, service.create_rule(session, kpi_id, data, actor.user))
 
 
@@ -294,7 +306,10 @@ def create_alert_rule(kpi_id: Id, data: AlertRuleCreate, session: SessionDep, ac
               responses={412: {"description": "If-Match is stale"}, 428: {"description": "If-Match missing"}})
 def update_alert_rule(kpi_id: Id, rule_id: Id, data: AlertRuleUpdate, request: Request, session: SessionDep,
                       actor: CurrentActor, response: Response):
-    """Change or switch off (`is_active: false`) a rule. Requires `If-Match`."""
+    """Change or switch off (`is_active: false`) a rule. Requires `If-Match`.
+
+    Who: as for changing the KPI: its owner, leads and administrators (scope `write`); for a KPI of an
+    initiative, only those of them on its team, and administrators."""
     expected = required_version(request, "kpi-alert-rule", rule_id)
     return _rule(response, service.update_rule(session, kpi_id, rule_id, data, actor.user,
                                                expected_version=expected))
@@ -310,7 +325,7 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ):
-    """Alerts, newest first. Needs the `metrics:read` or the `read` scope."""
+    """Alerts, newest first. Needs the `metrics:read` or the `read` scope. Who: everyone signed in."""
     kpis = _kpis(session, kpi or [], required=False)
     flt = service.AlertFilter(status=status_, kpi_ids=tuple(k.id for k in kpis) if kpis else None)
     rows, next_cursor = service.list_alerts(session, flt, limit=min(limit, get_settings().page_size_max),
@@ -322,7 +337,10 @@ def list_alerts(
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRead, dependencies=[ACK])
 def acknowledge_alert(alert_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                       response: Response):
-    """Acknowledge an alert (not viewers; scope `metrics:write` or `write`). `If-Match` is honoured."""
+    """Acknowledge an alert. `If-Match` is honoured.
+
+    Who: members, leads and administrators (not viewers; scope `metrics:write` or `write`); an alert of a
+    KPI of an initiative, only its team members and administrators (the team rule)."""
     alert = service.acknowledge(session, alert_id, actor.user,
                                 expected_version=optional_version(request, "kpi-alert", alert_id))
     set_etag(response, "kpi-alert", alert.id, alert.version)
@@ -375,7 +393,10 @@ def post_observations(
 
     A bad row refuses the whole batch: `errors[]` names each row (`row`, 1-based) and why. Send an
     `Idempotency-Key` so a retry after a timeout stores nothing twice (the answer carries
-    `Idempotent-Replayed: true` when it is the stored first answer)."""
+    `Idempotent-Replayed: true` when it is the stored first answer).
+
+    Who: members, leads and administrators, and service tokens with the scope (not viewers); any KPI,
+    including those of initiatives (integrations feed them; the team rule is not applied here)."""
     key, digest, replayed = _idempotent(session, actor, idempotency_key, "observations", body)
     if replayed is not None:
         return replayed
@@ -406,6 +427,8 @@ def post_observations_csv(
     Columns: `kpi`, `ts`, `value`, optional `source`; every other column is a label (`team`, `channel`...).
     Times without an offset are read in the business time zone. Example:
     `curl -H "Authorization: Bearer $TOKEN" -H "Content-Type: text/csv" --data-binary @obs.csv .../observations/csv`
+
+    Who: as `POST /observations` (scope `metrics:write`, not viewers; the team rule is not applied here).
     """
     if dry_run:
         return JSONResponse(json.loads(preview(session, body).model_dump_json()), status_code=200)
@@ -476,7 +499,8 @@ def get_series(
     aggregation, beside its target and baseline. Periods without observations are left out.
 
     One fixed URL suits scheduled refreshes (Power BI, Excel, Grafana Infinity):
-    `/api/v1/metrics/series?kpi=YH-LC01-ACT&grain=week&from=2024-01-01&format=csv`. Needs the `metrics:read` or the `read` scope."""
+    `/api/v1/metrics/series?kpi=YH-LC01-ACT&grain=week&from=2024-01-01&format=csv`. Needs the `metrics:read` or the
+    `read` scope. Who: everyone signed in."""
     kpis, q = resolve_series(session, kpi, grain, from_, to, tz, by)
     points = series_points(kpis, series_frame(session, [k.id for k in kpis], q), q)
     if format_ == ExportFormat.csv:
@@ -504,7 +528,7 @@ def get_observations(
     """Raw observations ordered by KPI, time and id. `format=json` pages (`next_cursor`, `Link`);
     `format=csv` (UTF-8, header row, ISO-8601 UTC times, text cells starting with `= + - @` prefixed with `'`)
     and `format=parquet` stream everything after `cursor` with flat server memory. Dates are local dates
-    in the business time zone. Needs the `metrics:read` or the `read` scope."""
+    in the business time zone. Needs the `metrics:read` or the `read` scope. Who: everyone signed in."""
     tz = zone(None)
     kpis = _kpis(session, kpi or [], required=False, limit=MAX_EXPORT_KPIS)
     flt = export.ObservationFilter(kpi_ids=tuple(k.id for k in kpis) if kpis is not None else None,

@@ -37,6 +37,7 @@ from app.metrics.series import (
     series_points,
 )
 from app.processes.models import Process
+from app.users.models import User
 
 router = APIRouter(prefix="/metrics")
 PAGE_GRAINS = (Grain.day, Grain.week, Grain.month)
@@ -118,16 +119,20 @@ def kpi_views(session: Session, kpis: list[Kpi], grain: Grain, locale: str, gett
 
 
 def _alert_views(session: Session, kpis: dict[int, Kpi], status: AlertStatus | None, locale: str,
-                 gettext: Any, limit: int = 20) -> list[dict[str, Any]]:
+                 gettext: Any, user: User, limit: int = 20) -> list[dict[str, Any]]:
     if not kpis:
         return []
     alerts, _ = service.list_alerts(session, service.AlertFilter(status=status, kpi_ids=tuple(kpis)),
                                     limit=limit, cursor=None)
     out = []
+    may_ack: dict[int, bool] = {}
     for a in alerts:
         kpi = kpis[a.kpi_id]
+        if kpi.id not in may_ack:
+            may_ack[kpi.id] = service.can_acknowledge(session, user, kpi)
         out.append({"alert": a, "kpi": kpi, "period": period_label(a.period_start, a.grain),
-                    "message": alert_message(a, kpi.unit, kpi.aggregation == Aggregation.rate, locale, gettext)})
+                    "message": alert_message(a, kpi.unit, kpi.aggregation == Aggregation.rate, locale, gettext),
+                    "can_ack": may_ack[kpi.id]})
     return out
 
 
@@ -163,11 +168,10 @@ def dashboard(
     return render(request, "metrics/dashboard.html", _ctx(
         locale, gettext,
         views=kpi_views(session, kpis, g, locale, gettext),
-        alerts=_alert_views(session, {k.id: k for k in kpis}, AlertStatus.open, locale, gettext),
+        alerts=_alert_views(session, {k.id: k for k in kpis}, AlertStatus.open, locale, gettext, actor.user),
         processes=processes, process_id=process_id, initiative_id=initiative_id, grain=g,
         process=next((p for p in processes if p.id == process_id), None),
         can_create=service.can_create(actor.user), can_ingest=service.can_ingest(actor.user),
-        can_ack=service.can_acknowledge(actor.user),
         query={"process": process_id or "", "initiative": initiative_id or ""},
     ), block="charts")
 
@@ -180,9 +184,9 @@ def _kpi_context(session: Session, kpi: Kpi, actor: CurrentActor, locale: str, g
     return _ctx(
         locale, gettext, kpi=kpi, read=service.to_read(session, [kpi])[0], grain=g,
         view=kpi_views(session, [kpi], g, locale, gettext, table_rows=KPI_TABLE_ROWS)[0],
-        alerts=_alert_views(session, {kpi.id: kpi}, None, locale, gettext),
+        alerts=_alert_views(session, {kpi.id: kpi}, None, locale, gettext, actor.user),
         rules=service.list_rules(session, kpi.id),
-        can_edit=service.can_edit(actor.user, kpi), can_ack=service.can_acknowledge(actor.user),
+        can_edit=service.can_edit(session, actor.user, kpi), can_ack=service.can_acknowledge(session, actor.user, kpi),
         compare_values={"after_from": (today - timedelta(days=28)).isoformat(),
                         "after_to": (today + timedelta(days=1)).isoformat()},
         comparison=None, compare_error=None,
@@ -200,6 +204,7 @@ def new_kpi(request: Request, session: SessionDep, actor: CurrentActor) -> Respo
 
 @router.post("/kpis/new")
 def create_kpi(request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
+    """Define a KPI: not viewers; a KPI of an initiative, its team and administrators."""
     _, gettext = _common(request)
     values = _form_values(form, new=True)
     data, errors = parse_form(KpiCreate, _clean(values), gettext)
@@ -288,9 +293,9 @@ def _form(request: Request, session: Session, *, values: dict[str, Any], errors:
 
 @router.get("/kpis/{kpi_id}/edit")
 def edit_kpi(kpi_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    """The KPI form: owner, leads, administrators; a KPI of an initiative, those of them on its team."""
     kpi = service.get_kpi(session, kpi_id)
-    if not service.can_edit(actor.user, kpi):
-        raise Forbidden("Only the KPI owner, leads and administrators may change this KPI.")
+    service.require_edit(session, actor.user, kpi)
     values = {k: ("" if v is None else v) for k, v in kpi.model_dump().items()}
     values["direction"], values["aggregation"] = kpi.direction.value, kpi.aggregation.value
     return _form(request, session, values=values, errors={}, kpi=kpi)
@@ -299,6 +304,7 @@ def edit_kpi(kpi_id: Id, request: Request, session: SessionDep, actor: CurrentAc
 @router.post("/kpis/{kpi_id}/edit")
 def update_kpi(kpi_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                form: FormData) -> Response:
+    """Change a KPI: owner, leads, administrators; a KPI of an initiative, those of them on its team."""
     _, gettext = _common(request)
     values = _form_values(form, new=False)
     data, errors = parse_form(KpiUpdate, _clean(values), gettext)
@@ -328,6 +334,7 @@ def update_kpi(kpi_id: Id, request: Request, session: SessionDep, actor: Current
 
 @router.post("/kpis/{kpi_id}/rules")
 def add_rule(kpi_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
+    """Add an alert rule: as changing the KPI (service.require_edit)."""
     locale, gettext = _common(request)
     values = {k: form.get(k, "") for k in ("kind", "grain", "percent", "periods")}
     data_in: dict[str, Any] = {"kind": values["kind"], "grain": values["grain"] or "week"}
@@ -350,6 +357,7 @@ def add_rule(kpi_id: Id, request: Request, session: SessionDep, actor: CurrentAc
 
 @router.post("/kpis/{kpi_id}/rules/{rule_id}/toggle")
 def toggle_rule(kpi_id: Id, rule_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    """Switch a rule on or off: as changing the KPI (service.require_edit)."""
     rule = service.get_rule(session, kpi_id, rule_id)
     service.update_rule(session, kpi_id, rule_id, AlertRuleUpdate(is_active=not rule.is_active), actor.user,
                         expected_version=rule.version)
@@ -359,6 +367,7 @@ def toggle_rule(kpi_id: Id, rule_id: Id, request: Request, session: SessionDep, 
 @router.post("/alerts/{alert_id}/acknowledge")
 def acknowledge(alert_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData
                 ) -> Response:
+    """Acknowledge an alert: not viewers; a KPI of an initiative, its team and administrators."""
     service.acknowledge(session, alert_id, actor.user, expected_version=None)
     back = form.get("next", "")
     target = back if isinstance(back, str) and back.startswith("/metrics") and "//" not in back else "/metrics"

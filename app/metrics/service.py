@@ -1,4 +1,11 @@
-"""Rules and queries of KPI definitions, alert rules and alerts, shared by the JSON API and the pages."""
+"""Rules and queries of KPI definitions, alert rules and alerts, shared by the JSON API and the pages.
+
+Authorization: reading is open to every signed-in person. Creating KPIs, recording observations and
+acknowledging alerts is for members, leads and administrators (not viewers); changing a KPI and its alert
+rules for its owner, leads and administrators. On top of these, a KPI of an initiative follows the team rule
+of `app.initiatives.service.can_edit`: only the initiative's team members (not viewers) and administrators
+create, change or acknowledge its KPIs, rules and alerts (a lead who is not on the team reads only).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ from app.core.ids import Id
 from app.core.labels import N_
 from app.core.pagination import Cursor, page_window
 from app.core.versioning import check_version
+from app.initiatives import service as initiatives
 from app.initiatives.models import Initiative
 from app.metrics import aggregate
 from app.metrics.models import (
@@ -55,28 +63,51 @@ EDITOR_ROLES = (Role.admin, Role.lead)
 
 # ---------------------------------------------------------------- permissions
 
+TEAM_ONLY = "Only the initiative's team members and administrators may {what}."
+
+
+def on_team(session: Session, actor: User, initiative_id: int | None) -> bool:
+    """The team rule for what belongs to an initiative (none: no team rule): its team members (not viewers)
+    and administrators, as `app.initiatives.service.can_edit`."""
+    if initiative_id is None:
+        return True
+    ini = session.get(Initiative, initiative_id)
+    return ini is not None and initiatives.can_edit(session, actor, ini)
+
+
+def require_team(session: Session, actor: User, initiative_id: int | None, what: str) -> None:
+    if not on_team(session, actor, initiative_id):
+        raise Forbidden(TEAM_ONLY.format(what=what))
+
+
 def can_create(actor: User) -> bool:
     return actor.role != Role.viewer
 
 
-def can_edit(actor: User, kpi: Kpi) -> bool:
-    return actor.role in EDITOR_ROLES or (actor.role == Role.member and kpi.owner_id == actor.id)
+def can_edit(session: Session, actor: User, kpi: Kpi) -> bool:
+    """Change the KPI and its alert rules: its owner (a member), leads and administrators; for a KPI of an
+    initiative, only those of them on its team (administrators always)."""
+    by_role = actor.role in EDITOR_ROLES or (actor.role == Role.member and kpi.owner_id == actor.id)
+    return by_role and on_team(session, actor, kpi.initiative_id)
 
 
 def can_ingest(actor: User) -> bool:
     return actor.role != Role.viewer
 
 
-def can_acknowledge(actor: User) -> bool:
-    return actor.role != Role.viewer
+def can_acknowledge(session: Session, actor: User, kpi: Kpi) -> bool:
+    """Acknowledge the KPI's alerts: not viewers; for a KPI of an initiative, its team and administrators."""
+    return actor.role != Role.viewer and on_team(session, actor, kpi.initiative_id)
 
 
 def can_see_history(actor: User) -> bool:
     return actor.role in EDITOR_ROLES
 
 
-def _require_edit(actor: User, kpi: Kpi) -> None:
-    if not can_edit(actor, kpi):
+def require_edit(session: Session, actor: User, kpi: Kpi) -> None:
+    if not on_team(session, actor, kpi.initiative_id):
+        raise Forbidden(TEAM_ONLY.format(what="change the KPIs of this initiative"))
+    if not can_edit(session, actor, kpi):
         raise Forbidden("Only the KPI owner, leads and administrators may change this KPI.")
 
 
@@ -149,11 +180,13 @@ def create_kpi(session: Session, data: KpiCreate, actor: User) -> Kpi:
         raise Conflict(f"A KPI with the code {data.code} already exists.",
                        errors=_field_error("code", "already used", "conflict"))
     _check_rate(data.aggregation, data.target, data.baseline)
+    initiative_id = _initiative_id(session, data.initiative_id, data.process_id)
+    require_team(session, actor, initiative_id, "add KPIs to this initiative")
     kpi = Kpi(
         code=data.code, code_norm=code_norm, name_en=data.name_en, name_zh=data.name_zh,
         description=data.description, unit=data.unit, direction=data.direction, aggregation=data.aggregation,
         target=data.target, baseline=data.baseline, process_id=_process_id(session, data.process_id),
-        initiative_id=_initiative_id(session, data.initiative_id, data.process_id),
+        initiative_id=initiative_id,
         owner_id=_owner(session, data.owner_id or actor.id, actor),
     )
     session.add(kpi)
@@ -167,7 +200,7 @@ def create_kpi(session: Session, data: KpiCreate, actor: User) -> Kpi:
 
 def update_kpi(session: Session, kpi_id: int, data: KpiUpdate, actor: User, *, expected_version: int) -> Kpi:
     kpi = get_kpi(session, kpi_id)
-    _require_edit(actor, kpi)
+    require_edit(session, actor, kpi)
     check_version(kpi, expected_version, "KPI")
     before = snapshot(session, kpi)
     changes = data.model_dump(exclude_unset=True)
@@ -179,6 +212,8 @@ def update_kpi(session: Session, kpi_id: int, data: KpiUpdate, actor: User, *, e
     if "initiative_id" in changes or "process_id" in changes:
         changes["initiative_id"] = _initiative_id(session, changes.get("initiative_id", kpi.initiative_id),
                                                   changes.get("process_id", kpi.process_id))
+        if changes["initiative_id"] != kpi.initiative_id:
+            require_team(session, actor, changes["initiative_id"], "add KPIs to this initiative")
     if "owner_id" in changes and changes["owner_id"] != kpi.owner_id:
         changes["owner_id"] = _owner(session, changes["owner_id"], actor)
     _check_rate(changes.get("aggregation", kpi.aggregation), changes.get("target", kpi.target),
@@ -279,7 +314,7 @@ def get_rule(session: Session, kpi_id: int, rule_id: int) -> KpiAlertRule:
 
 def create_rule(session: Session, kpi_id: int, data: AlertRuleCreate, actor: User) -> KpiAlertRule:
     kpi = get_kpi(session, kpi_id)
-    _require_edit(actor, kpi)
+    require_edit(session, actor, kpi)
     if data.kind == AlertRuleKind.target_breach and kpi.target is None:
         raise RuleViolation("This KPI has no target to breach; set one first.",
                             errors=_field_error("kind", "the KPI has no target", "no_target"))
@@ -295,7 +330,7 @@ def create_rule(session: Session, kpi_id: int, data: AlertRuleCreate, actor: Use
 def update_rule(session: Session, kpi_id: int, rule_id: int, data: AlertRuleUpdate, actor: User, *,
                 expected_version: int) -> KpiAlertRule:
     kpi = get_kpi(session, kpi_id)
-    _require_edit(actor, kpi)
+    require_edit(session, actor, kpi)
     rule = get_rule(session, kpi_id, rule_id)
     check_version(rule, expected_version, "alert rule")
     before = rule_read(rule).model_dump(mode="json")
@@ -410,9 +445,11 @@ def get_alert(session: Session, alert_id: int) -> KpiAlert:
 
 
 def acknowledge(session: Session, alert_id: int, actor: User, *, expected_version: int | None) -> KpiAlert:
-    if not can_acknowledge(actor):
+    if actor.role == Role.viewer:
         raise Forbidden("Viewers cannot acknowledge alerts.")
     alert = get_alert(session, alert_id)
+    require_team(session, actor, get_kpi(session, alert.kpi_id).initiative_id,
+                 "acknowledge the alerts of this initiative's KPIs")
     check_version(alert, expected_version, "alert")
     if alert.status == AlertStatus.acknowledged:
         return alert

@@ -102,10 +102,11 @@ LIFECYCLE_HELP = (
     response_model=EventLogRead,
     dependencies=[require_scope("write"), Depends(check_content_length)],
     responses={
+        403: {"description": "A viewer, or an initiative whose team the caller is not on"},
         413: {"description": "File or event count above the configured limits"},
         422: {
-            "description": "Unreadable log: `errors[]` lists rows (CSV) or traces (XES) with reasons; "
-            "nothing is stored"
+            "description": "Unreadable log: `errors[]` lists rows (CSV) or traces (XES) with reasons, or no "
+            "event has the chosen lifecycle (the message names the log's values); nothing is stored"
         },
     },
 )
@@ -132,7 +133,11 @@ def import_event_log(
     lifecycle: Annotated[str | None, Form(max_length=500, description=LIFECYCLE_HELP)] = None,
 ):
     """Import an event log (multipart). Without a mapping, XES-style (`case:concept:name`,
-    `concept:name`, `time:timestamp`, `org:resource`) and common column names are recognised."""
+    `concept:name`, `time:timestamp`, `org:resource`) and common column names are recognised. `lifecycle`
+    chooses the events kept; the answer's `lifecycle_counts` says how many were read, kept and skipped.
+
+    Who: members, leads and administrators (not viewers; scope `write`). With `initiative_id`, only the
+    initiative's team members and administrators (the team rule; a lead not on the team gets 403)."""
     options = options_from(
         format,
         case_column,
@@ -168,7 +173,7 @@ def list_event_logs(
     limit: Annotated[int, Query(ge=1)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
-    """Event logs, newest first, optionally of one process."""
+    """Event logs, newest first, optionally of one process. Who: everyone signed in (scope `read`)."""
     rows, next_cursor = service.list_logs(
         session, process_id=process_id, limit=min(limit, get_settings().page_size_max), cursor=cursor
     )
@@ -178,15 +183,18 @@ def list_event_logs(
 
 @router.get("/{log_id}", response_model=EventLogRead, dependencies=[require_scope("read")], responses=_404)
 def read_event_log(log_id: Id, session: SessionDep, actor: CurrentActor):
-    """An event log's summary."""
+    """An event log's summary, with what its import read, kept and skipped by lifecycle value.
+    Who: everyone signed in (scope `read`)."""
     return service.get_log(session, log_id)
 
 
 @router.delete(
-    "/{log_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[require_scope("write")], responses=_404
+    "/{log_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[require_scope("write")],
+    responses={**_404, 403: {"description": "Not the uploader, a lead or an administrator, or not on the team"}},
 )
 def delete_event_log(log_id: Id, session: SessionDep, actor: CurrentActor) -> Response:
-    """Delete a log and its events (uploader, leads, administrators)."""
+    """Delete a log and its events. Who: the uploader, leads and administrators (scope `write`); for a log of
+    an initiative, only those of them on its team (the team rule), and administrators."""
     service.delete_log(session, log_id, actor.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -206,7 +214,8 @@ def analyze_event_log(
 ):
     """Statistics of the log: counts, start/end activities, directly-follows with times, case durations,
     rework, variants, per-activity statistics, top variants, weekly volumes and bottlenecks.
-    Events are ordered by (case, timestamp); equal timestamps keep file order. Naive `from`/`to` are UTC."""
+    Events are ordered by (case, timestamp); equal timestamps keep file order. Naive `from`/`to` are UTC;
+    weekly volumes are ISO weeks in BUSINESS_TIMEZONE. Who: everyone signed in (scope `read`)."""
     _, _, result = service.analyze_log(session, log_id, service.AnalysisFilter(from_, to, activity))
     return result
 
@@ -217,7 +226,7 @@ def compare_with_survey(log_id: Id, session: SessionDep, actor: CurrentActor):
     """Measured minutes per survey step of the log's initiative, for the activities mapped to each step.
 
     An activity's occurrence lasts from its start to its completion when the log has start times, else
-    from the previous event of the case (waiting included)."""
+    from the previous event of the case (waiting included). Who: everyone signed in (scope `read`)."""
     return service.step_comparison(session, service.get_log(session, log_id), service.load_events(session, log_id))
 
 
@@ -225,17 +234,23 @@ def compare_with_survey(log_id: Id, session: SessionDep, actor: CurrentActor):
             responses={**_404, 403: {"description": "Not on the initiative's team"},
                        422: {"description": "Unknown activity or a step of another initiative; nothing changed"}})
 def map_activities_to_steps(log_id: Id, data: StepLinksUpdate, session: SessionDep, actor: CurrentActor):
-    """Map log activities to survey steps (several activities may share a step); `step_id: null` unmaps."""
+    """Map log activities to survey steps (several activities may share a step); `step_id: null` unmaps.
+    Who: the team members (not viewers) of the log's initiative and administrators (scope `write`)."""
     log, events = service.get_log(session, log_id), service.load_events(session, log_id)
     service.set_step_links(session, log, events, {link.activity: link.step_id for link in data.links}, actor.user)
     return service.step_comparison(session, log, events)
 
 
 @router.post("/{log_id}/publish-kpis", dependencies=[require_scope("write"), require_scope("metrics:write")],
-             responses={**_404, 403: {"description": "Viewers cannot publish"},
+             responses={**_404, 403: {"description": "A viewer, or not on the team of the log's initiative or of "
+                                      "an existing KPI's initiative"},
                         409: {"description": "A KPI code is taken by another process"}})
 def publish_kpis(log_id: Id, session: SessionDep, actor: CurrentActor) -> dict:
     """Publish the log's weekly case cycle time (median and 95th percentile, hours), rework rate and
     completed cases as observations of the process's event-log KPIs (`<PROCESS>-CT50`, `-CT95`, `-RWK`,
-    `-VOL`, created when missing), replacing what this log published before."""
+    `-VOL`, created when missing), replacing what this log published before.
+
+    Who: members, leads and administrators (scopes `write` and `metrics:write`); for a log of an initiative,
+    only its team members and administrators (the team rule), and observations of an existing KPI of an
+    initiative only from that initiative's team."""
     return service.publish_kpis(session, log_id, actor.user)

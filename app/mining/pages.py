@@ -19,7 +19,6 @@ from app.core.labels import N_
 from app.core.templating import is_htmx, redirect, render
 from app.initiatives import service as initiatives
 from app.initiatives.models import Initiative
-from app.metrics import service as metrics
 from app.mining import flowmap, service
 from app.mining.api import parse_lifecycle, read_upload
 from app.mining.models import EventLog
@@ -125,6 +124,7 @@ def upload(
     timestamp_column: Annotated[str, Form()] = "",
     lifecycle: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
+    """Import a log (service.import_log): not viewers; onto an initiative, its team and administrators."""
     gettext = gettext_for(negotiate(request))
     values = {
         "process_id": parse_id(process_id),
@@ -232,8 +232,8 @@ def log_detail(
                 "metric": metric,
             },
             "dur": duration_formatter(gettext),
-            "can_delete": service.can_delete(actor.user, log),
-            "can_publish": metrics.can_ingest(actor.user),
+            "can_delete": service.can_delete(session, actor.user, log),
+            "can_publish": service.can_publish(session, actor.user, log),
             **_steps_context(session, actor, log, frame),
             "start_node": flowmap.START,
             "end_node": flowmap.END,
@@ -259,6 +259,7 @@ def map_step(
     activity: Annotated[str, Form(max_length=300)],
     step_id: Annotated[str, Form()] = "",
 ) -> Response:
+    """Map an activity to a survey step: the team of the log's initiative and administrators."""
     log, events = service.get_log(session, log_id), service.load_events(session, log_id)
     service.set_step_links(session, log, events, {activity: parse_id(step_id)},
                            actor.user)
@@ -270,6 +271,7 @@ def map_step(
 
 @router.post("/{log_id}/publish-kpis")
 def publish_kpis(log_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    """Publish weekly KPIs: not viewers; a log of an initiative, its team and administrators."""
     service.publish_kpis(session, log_id, actor.user)
     process_id = service.get_log(session, log_id).process_id
     return redirect(request, f"/metrics?process={process_id}", flash="eventlog_published")
@@ -277,6 +279,7 @@ def publish_kpis(log_id: Id, request: Request, session: SessionDep, actor: Curre
 
 @router.post("/{log_id}/delete")
 def delete(log_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    """Delete a log: uploader, leads, administrators; a log of an initiative, those of them on its team."""
     log = service.get_log(session, log_id)
     process_id = log.process_id
     service.delete_log(session, log_id, actor.user)

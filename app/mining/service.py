@@ -45,12 +45,28 @@ class ImportOptions:
     lifecycle: readers.Lifecycle | None = None
 
 
+# Authorization. Reading logs (list, summary, analysis, survey comparison) is open to every signed-in person.
+# Writing: importing is for members, leads and administrators (not viewers); deleting for the uploader,
+# leads and administrators; publishing KPIs for members, leads and administrators. A log of an initiative
+# is the initiative's content: importing onto it, mapping its activities to survey steps, publishing its
+# KPIs and deleting it also need the team rule (app.initiatives.service.can_edit: the team's members, not
+# viewers, and administrators), so a lead who is not on the team reads only.
+
+
 def can_upload(actor: User) -> bool:
     return actor.role != Role.viewer
 
 
-def can_delete(actor: User, log: EventLog) -> bool:
-    return actor.role in (Role.admin, Role.lead) or log.uploaded_by_id == actor.id
+def can_delete(session: Session, actor: User, log: EventLog) -> bool:
+    """The uploader, leads and administrators; for a log of an initiative, only those on its team (and
+    administrators)."""
+    by_role = actor.role in (Role.admin, Role.lead) or log.uploaded_by_id == actor.id
+    return by_role and metrics.on_team(session, actor, log.initiative_id)
+
+
+def can_publish(session: Session, actor: User, log: EventLog) -> bool:
+    """Members, leads and administrators; for a log of an initiative, its team and administrators."""
+    return metrics.can_ingest(actor) and metrics.on_team(session, actor, log.initiative_id)
 
 
 def detect_format(filename: str, head: bytes) -> LogFormat:
@@ -204,7 +220,8 @@ def list_logs(
 
 def delete_log(session: Session, log_id: int, actor: User) -> None:
     log = get_log(session, log_id)
-    if not can_delete(actor, log):
+    metrics.require_team(session, actor, log.initiative_id, "delete this initiative's event logs")
+    if not can_delete(session, actor, log):
         raise Forbidden("Only the uploader, leads and administrators may delete this event log.")
     before = _summary(log)
     session.exec(sa.delete(EventLogData).where(EventLogData.log_id == log_id))
@@ -327,6 +344,7 @@ def publish_kpis(session: Session, log_id: int, actor: User) -> dict[str, Any]:
     log = get_log(session, log_id)
     if not metrics.can_ingest(actor):
         raise Forbidden("Viewers cannot publish KPIs.")
+    metrics.require_team(session, actor, log.initiative_id, "publish the KPIs of this initiative's event logs")
     process = session.get(Process, log.process_id)
     weeks = steps.weekly_case_stats(load_events(session, log_id), get_settings().business_timezone)
     codes = [log_kpi_code(process.code, suffix) for suffix, *_ in LOG_KPIS]
@@ -341,6 +359,8 @@ def publish_kpis(session: Session, log_id: int, actor: User) -> dict[str, Any]:
                             "case completion."), actor)
         elif kpi.process_id != process.id:
             raise Conflict(f"The KPI {code} belongs to another process.")
+        else:  # observations of another initiative's KPI are that initiative's content
+            metrics.require_team(session, actor, kpi.initiative_id, f"record observations of {code}")
     source = f"event_log:{log.id}"
     kpi_ids = [k.id for k in session.exec(select(Kpi).where(col(Kpi.code_norm).in_([c.upper() for c in codes])))]
     old = session.exec(select(sa.func.min(Observation.ts), sa.func.max(Observation.ts)).where(
