@@ -319,3 +319,21 @@ def test_live_chunked_body_is_cut_off(live) -> None:  # noqa: ANN001
 
     r = httpx.post(f"http://{host}:{port}/api/v1/processes", content=body(), headers=JSON, timeout=10)
     assert r.status_code == 413 and r.json()["max_bytes"] == DEFAULT
+
+
+# ---------------------------------------------------------------- a field over its own limit names it
+
+def test_a_field_over_its_max_length_names_the_limit_in_both_languages() -> None:
+    from pydantic import BaseModel, Field
+
+    from app.core.forms import parse_form
+    from app.core.i18n import gettext_for
+
+    class Form(BaseModel):
+        title: str = Field(max_length=200)
+        goal: str = Field("", max_length=10_000)
+
+    _, errors = parse_form(Form, {"title": "x" * 201, "goal": "x" * 10_001}, gettext_for("en"))
+    assert errors == {"title": "At most 200 characters.", "goal": "At most 10,000 characters."}
+    _, errors = parse_form(Form, {"title": "x" * 201}, gettext_for("zh_CN"))
+    assert errors == {"title": "最多 200 个字符。"}

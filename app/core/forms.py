@@ -58,7 +58,20 @@ ERROR_MESSAGES = {
 }
 
 
-def message_for(error_type: str, gettext, fallback: str) -> str:  # noqa: ANN001
+# Messages that name the limit a value broke, from pydantic's error context (`ctx`); without one (a
+# service's error) the plain message above is shown.
+LIMIT_MESSAGES = {
+    "string_too_long": N_("At most %(max_length)s characters."),
+}
+
+
+def message_for(error_type: str, gettext, fallback: str, ctx: dict[str, Any] | None = None) -> str:  # noqa: ANN001
+    templated = LIMIT_MESSAGES.get(error_type)
+    if templated and ctx:
+        try:
+            return gettext(templated) % {k: f"{v:,}" if isinstance(v, int) else v for k, v in ctx.items()}
+        except (KeyError, TypeError, ValueError):
+            pass
     msgid = ERROR_MESSAGES.get(error_type)
     return gettext(msgid) if msgid else fallback
 
@@ -70,7 +83,7 @@ def parse_form(schema: type[M], data: dict[str, Any], gettext) -> tuple[M | None
         errors: dict[str, str] = {}
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "__all__"
-            errors.setdefault(field, message_for(err["type"], gettext, err["msg"]))
+            errors.setdefault(field, message_for(err["type"], gettext, err["msg"], err.get("ctx")))
         return None, errors
 
 
