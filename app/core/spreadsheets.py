@@ -39,23 +39,35 @@ def csv_bytes(rows: Iterable[list[Any]]) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
+def cell_text(value: Any) -> Any:
+    """A value as an XLSX cell can hold it: text without the C0 control characters XML 1.0 forbids (all
+    but tab, line feed and carriage return; openpyxl refuses to write them, so one such character made the
+    whole export fail). New text with them is refused at input (`app.core.db`); this is for text stored
+    before. Every cell and title of tables 1 and 2 and the RACI matrix is written through it."""
+    if isinstance(value, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # openpyxl's own test, imported with openpyxl
+
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value
+
+
 def write_table(ws: Any, title: str | None, rows: Iterable[list[Any]], widths: list[int],
                 wrap: Callable[[int], bool] = lambda _column: True) -> int:
-    """A bold title line (when given), a shaded header row, then the rows; text never becomes a formula.
-    Returns the number of the header row."""
+    """A bold title line (when given), a shaded header row, then the rows; text never becomes a formula and
+    loses the characters a cell cannot hold (`cell_text`). Returns the number of the header row."""
     # openpyxl takes ~0.1 s to import: loaded when a spreadsheet is read or written, not at start-up
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     header = 1
     if title is not None:
-        ws.append([title])
+        ws.append([cell_text(title)])
         ws["A1"].font = Font(bold=True, size=13)
         header = 2
     fill = PatternFill("solid", fgColor=HEADER_FILL)
     for r, row in enumerate(rows, start=header):
         for c, value in enumerate(row, start=1):
-            cell = ws.cell(row=r, column=c, value=value)
+            cell = ws.cell(row=r, column=c, value=cell_text(value))
             if isinstance(value, str):
                 cell.data_type = "s"  # never a formula
             if r == header:

@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from app.core.db import NUL, NUL_MESSAGE
+from app.core.db import control_message
 from app.core.forms import split
-from app.core.spreadsheets import FORMULA_START, csv_bytes, workbook_bytes, write_table
+from app.core.spreadsheets import FORMULA_START, cell_text, csv_bytes, workbook_bytes, write_table
 from app.departments.models import Department
 from app.survey.models import ProblemCategory, StepKind
 from app.survey.schemas import StepCreate, StepRead, SurveySummary
@@ -177,7 +177,8 @@ def to_xlsx(steps: list[StepRead], ctx: ExportContext, summary: SurveySummary) -
     for d in summary.departments:
         label = ctx.department_labels.get(d.department, d.department) if d.department else \
             ("未指定" if zh else "Unassigned")
-        sm.append([label, d.steps, _number(d.minutes), _number(d.waiting_minutes), _number(d.total_minutes)])
+        sm.append([cell_text(label), d.steps, _number(d.minutes), _number(d.waiting_minutes),
+                   _number(d.total_minutes)])
     sm.append(["合计" if zh else "Total", summary.steps, _number(summary.minutes),
                _number(summary.waiting_minutes), _number(summary.total_minutes)])
     sm.append([])
@@ -311,8 +312,8 @@ def parse(rows: list[list[Any]], departments: Iterable[Department]) -> ParsedTab
         return _text(header_row[columns[key]]) if key in columns else key
 
     for number, row in data_rows:
-        errors: list[dict[str, Any]] = [_error(number, title(key), f"The cell {NUL_MESSAGE}.")
-                                        for key in columns if NUL in _text(cell(row, key))]
+        errors: list[dict[str, Any]] = [_error(number, title(key), f"The cell {message}.") for key in columns
+                                        if (message := control_message(_text(cell(row, key))))]
         kind_text = _text(cell(row, "kind"))
         kind = KINDS.get(_norm(kind_text), None) if kind_text else StepKind.activity
         if kind is None:
