@@ -31,6 +31,11 @@ class GateCriterion:
     check: Check
 
 
+# A check that says something else in a case of its own (problems_scored with no problem at all: "No
+# problems yet.") returns its variant's name in this param; the criterion then carries that message.
+VARIANT = "variant"
+
+
 CRITERIA: dict[Phase, list[GateCriterion]] = {phase: [] for phase in Phase}
 # The API sends a criterion's English text with its parameters; pages translate the message id and fill
 # the parameters in.
@@ -40,13 +45,15 @@ MESSAGES: dict[str, str] = {
 }
 
 
-def criterion(phase: Phase, code: str, message: str) -> Callable[[Check], Check]:
-    """Register `check` as a criterion of `phase`'s gate (in import order: the method's order)."""
+def criterion(phase: Phase, code: str, message: str, **variants: str) -> Callable[[Check], Check]:
+    """Register `check` as a criterion of `phase`'s gate (in import order: the method's order). `variants`:
+    other messages of the criterion by name, chosen by the check (`VARIANT`), keyed `code.name`."""
     def register(check: Check) -> Check:
         if code in MESSAGES:
             raise ValueError(f"gate criterion {code!r} is declared twice")
         CRITERIA[phase].append(GateCriterion(code, message, check))
         MESSAGES[code] = message
+        MESSAGES.update({f"{code}.{name}": text for name, text in variants.items()})
         return check
     return register
 
@@ -56,7 +63,9 @@ def count(session: Session, stmt: sa.Select) -> int:
 
 
 def _criterion(code: str, met: bool, params: Params) -> Criterion:
-    return Criterion(code=code, met=met, message=MESSAGES[code].format(**params), params=params)
+    variant = params.pop(VARIANT, None)
+    key = f"{code}.{variant}" if variant else code
+    return Criterion(code=code, met=met, message=MESSAGES[key].format(**params), message_key=key, params=params)
 
 
 def evaluate(session: Session, ini: Initiative) -> GateRead:

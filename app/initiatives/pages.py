@@ -65,11 +65,10 @@ def initiative_context(session: Session, actor: User, initiative_id: Id) -> dict
 
 
 def gate_view(gettext, gate) -> list[dict[str, Any]]:  # noqa: ANN001
-    """Gate criteria with their message in the user's language (the param `message_code`, when a check sets
-    it, names the message that applies, e.g. "No problems yet." for `problems_scored`)."""
+    """Gate criteria with their message in the user's language."""
     def text(c) -> str:  # noqa: ANN001
-        code = c.params.get("message_code", c.code)
-        return gettext(GATE_MESSAGES[code]).format(**c.params) if code in GATE_MESSAGES else c.message
+        key = c.message_key
+        return gettext(GATE_MESSAGES[key]).format(**c.params) if key in GATE_MESSAGES else c.message
     return [{"code": c.code, "met": c.met, "text": text(c)} for c in gate.criteria]
 
 

@@ -139,6 +139,8 @@ class Criterion(BaseModel):
     code: str
     met: bool
     message: str
+    message_key: str = Field(description="The message's own key: the code, or `code.variant` where the "
+                                         "criterion says something else in a case of its own")
     params: dict[str, int | str] = Field(default_factory=dict)
 
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from app.core.labels import N_
-from app.initiatives.gates import MESSAGES, Params, count, criterion
+from app.initiatives.gates import VARIANT, Params, count, criterion
 from app.initiatives.models import Initiative, Phase
 from app.issues.models import OPEN_STATUSES, Issue, IssueCause, IssueWhy
 
@@ -17,30 +17,15 @@ def problems_recorded(session: Session, ini: Initiative) -> tuple[bool, Params]:
     return n > 0, {}
 
 
-class WithVariants(str):
-    """A criterion's message that says something else when its check names another message of `MESSAGES` in
-    the param `message_code` (the API's English text; pages translate the same code, see `gate_view`)."""
-
-    def format(self, *args: object, **params: object) -> str:
-        code = params.get("message_code")
-        if isinstance(code, str) and code in MESSAGES:
-            return MESSAGES[code].format(*args, **params)
-        return super().format(*args, **params)
-
-
-# What `problems_scored` says while there is no problem at all (met: nothing to score; "0 not scored" misled).
-NO_PROBLEMS = "problems_scored_none"
-MESSAGES[NO_PROBLEMS] = N_("No problems yet.")
-
-
 @criterion(Phase.root_cause, "problems_scored",
-           WithVariants(N_("Score impact and urgency of every open problem ({n} not scored).")))
+           N_("Score impact and urgency of every open problem ({n} not scored)."),
+           none=N_("No problems yet."))  # met, but "0 not scored" would mislead
 def problems_scored(session: Session, ini: Initiative) -> tuple[bool, Params]:
     n = count(session, select(func.count()).select_from(Issue).where(
         Issue.initiative_id == ini.id, col(Issue.status).in_(OPEN_STATUSES),
         sa.or_(col(Issue.impact).is_(None), col(Issue.urgency).is_(None))))
     if n == 0 and count(session, select(func.count()).select_from(Issue).where(Issue.initiative_id == ini.id)) == 0:
-        return True, {"n": 0, "message_code": NO_PROBLEMS}
+        return True, {"n": 0, VARIANT: "none"}
     return n == 0, {"n": n}
 
 

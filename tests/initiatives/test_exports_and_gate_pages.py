@@ -90,7 +90,7 @@ def test_gate_says_no_problems_yet(client, factory, team, session):
     gate = client.get(f"{API}/initiatives/{team.initiative.id}/gate", headers=h).json()
     scored = next(c for c in gate["criteria"] if c["code"] == "problems_scored")
     assert scored["met"] is True and scored["message"] == "No problems yet."
-    assert scored["params"] == {"n": 0, "message_code": "problems_scored_none"}
+    assert scored["params"] == {"n": 0} and scored["message_key"] == "problems_scored.none"
     # With a problem the count is back, unchanged.
     add_issue(session, team.initiative, team.leader, title="Unscored")
     gate = client.get(f"{API}/initiatives/{team.initiative.id}/gate", headers=h).json()
