@@ -15,7 +15,6 @@ from tests.helpers import assert_problem, bearer_for, fast_hashing, sqlite_trans
 pytestmark = pytest.mark.usefixtures("fast_hashing", "sqlite_transaction")
 
 
-@pytest.mark.xfail(strict=True, reason="needs the 400 of an undecodable body mapped in app/core/http_errors.py")
 @pytest.mark.parametrize("body", [b"\xff", b'{"code": "\xc3\x28", "name": "x"}'])
 def test_a_body_of_invalid_utf8_is_a_422(client, factory, body):
     headers = {**bearer_for(client, factory.user(Role.member).email, PASSWORD), "Content-Type": "application/json"}

@@ -87,6 +87,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and isinstance(exc.__cause__, (UnicodeDecodeError, ValueError)):
+            # FastAPI's "There was an error parsing the body": bytes that are not UTF-8 or not JSON. The body
+            # is invalid input like any other: a 422 naming it, as the OpenAPI says.
+            reason = "is not UTF-8 text" if isinstance(exc.__cause__, UnicodeDecodeError) else "cannot be parsed"
+            return problem_response(request, RuleViolation(f"The request body {reason}.", errors=[
+                {"loc": ["body"], "field": "", "message": f"the body {reason}", "type": "body_parsing"}]))
         cls = STATUS_CLASSES.get(exc.status_code)
         if cls is None:
             err = AppError(str(exc.detail), headers=dict(exc.headers or {}))
