@@ -165,7 +165,9 @@ def _refuse_nul(conn: sa.Connection, cursor: object, statement: str, parameters:
     # this 80 (NUL only). `isprintable` first, a C loop that is False for every control character, so the
     # regular expression reads only text with line breaks, tabs and the like: 100,000 six-column rows (one
     # column with line breaks) cost ~30 ms more than `NUL in` did, the regular expression alone ~60 (#12).
-    rows = parameters if executemany or isinstance(parameters, list) else (parameters,)
+    # Several rows (executemany) come as a list; one row, also a batch of PostgreSQL's insertmanyvalues
+    # (executemany, but one dict: `key__0`, `key__1`, ...), as a dict or a tuple.
+    rows = parameters if isinstance(parameters, list) else (parameters,)
     for row in rows:  # type: ignore[union-attr]  # rows by name (dict) or position; a flat list of values too
         for value in row.values() if isinstance(row, dict) else row if isinstance(row, list | tuple) else (row,):
             if value.__class__ is str:

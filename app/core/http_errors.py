@@ -39,7 +39,8 @@ def wants_problem(request: Request) -> bool:
 def problem_response(request: Request, exc: AppError) -> Response:
     if not wants_problem(request):
         return page_error(request, exc)
-    return JSONResponse(exc.problem(instance=request.url.path), status_code=exc.status,
+    instance = quote(request.url.path, safe="/!$&'()*+,;=:@-._~")  # a URI reference, whatever the path held
+    return JSONResponse(exc.problem(instance=instance), status_code=exc.status,
                         headers=exc.headers, media_type=PROBLEM_JSON)
 
 

@@ -37,7 +37,8 @@ PROBLEM_SCHEMAS: dict[str, dict[str, Any]] = {
             "title": {"type": "string", "examples": ["Validation error"]},
             "status": {"type": "integer", "examples": [422]},
             "detail": {"type": "string", "description": "What went wrong with this request, for people."},
-            "instance": {"type": "string", "format": "uri-reference", "description": "The request's path."},
+            "instance": {"type": "string", "format": "uri-reference",
+                         "description": "The request's path, percent-encoded."},
             "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ProblemError"},
                        "description": "On 422: each field (or file row) that is not valid."},
         },
@@ -48,7 +49,7 @@ PROBLEM_SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "description": "One invalid field. Imports add `row` (and `column` or `line`) of the file.",
         "properties": {
-            "loc": {"type": "array", "items": {"type": "string"},
+            "loc": {"type": "array", "items": {"type": ["string", "integer"]},
                     "examples": [["body", "name"]], "description": "Where: `body`, `query`, `path`, ... then the field."},
             "field": {"type": "string", "examples": ["name"]},
             "message": {"type": "string"},
@@ -133,10 +134,17 @@ def finish(app: FastAPI, schema: dict[str, Any], public: Callable[[str], bool]) 
             operation = paths[path].get(method.lower())
             if operation is None:
                 continue
+            responses = operation.setdefault("responses", {})
             if READS_IF_MATCH in names or MAY_READ_IF_MATCH in names:
                 parameters = operation.setdefault("parameters", [])
                 if not any(p.get("in") == "header" and p.get("name", "").lower() == "if-match" for p in parameters):
                     parameters.append(dict(IF_MATCH_REQUIRED if READS_IF_MATCH in names else IF_MATCH_OPTIONAL))
+                responses.setdefault("412", {"description": "If-Match names another version: someone changed the "
+                                                            "record since it was read"})
+                if READS_IF_MATCH in names:
+                    responses.setdefault("428", {"description": "If-Match missing"})
+            if "{" in path:  # an id in the path may name no record
+                responses.setdefault("404", {"description": "Not found"})
             success = _success(operation.get("responses", {}))
             if success is not None:
                 if SETS_ETAG in names:
