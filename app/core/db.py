@@ -13,7 +13,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
@@ -76,7 +76,6 @@ def enum_column(enum_cls: type, name: str) -> sa.Enum:
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 _engine: Engine | None = None
-T = TypeVar("T")
 log = logging.getLogger("procopt")
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
 
 from app.auth.deps import CurrentActor, require_scope
 from app.core.config import get_settings
@@ -17,14 +17,6 @@ from app.mining.schemas import Analysis, EventLogPage, EventLogRead, StepCompari
 
 router = APIRouter(prefix="/event-logs", tags=["event logs"])
 _404 = {404: {"description": "No such event log"}}
-
-
-def check_content_length(request: Request) -> None:
-    """Refuse an oversized upload before reading its body."""
-    length = request.headers.get("content-length")
-    limit = get_settings().eventlog_max_bytes
-    if length and length.isascii() and length.isdigit() and int(length) > limit + 64 * 1024:  # room for the form's other parts
-        raise PayloadTooLarge(f"Uploads are limited to {limit} bytes.")
 
 
 def read_upload(file: UploadFile) -> bytes:
@@ -100,7 +92,7 @@ LIFECYCLE_HELP = (
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=EventLogRead,
-    dependencies=[require_scope("write"), Depends(check_content_length)],
+    dependencies=[require_scope("write")],  # its body limit: app/core/limits.py
     responses={
         403: {"description": "A viewer, or an initiative whose team the caller is not on"},
         413: {"description": "File or event count above the configured limits"},
