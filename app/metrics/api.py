@@ -395,8 +395,9 @@ def post_observations(
     `Idempotency-Key` so a retry after a timeout stores nothing twice (the answer carries
     `Idempotent-Replayed: true` when it is the stored first answer).
 
-    Who: members, leads and administrators, and service tokens with the scope (not viewers); any KPI,
-    including those of initiatives (integrations feed them; the team rule is not applied here)."""
+    Who: members, leads and administrators, and service tokens with the scope (not viewers); a KPI of an
+    initiative only from its team and administrators (the team rule: 403 for the whole batch). A service
+    token sends as its owner: one an administrator created may feed every KPI."""
     key, digest, replayed = _idempotent(session, actor, idempotency_key, "observations", body)
     if replayed is not None:
         return replayed
@@ -428,7 +429,7 @@ def post_observations_csv(
     Times without an offset are read in the business time zone. Example:
     `curl -H "Authorization: Bearer $TOKEN" -H "Content-Type: text/csv" --data-binary @obs.csv .../observations/csv`
 
-    Who: as `POST /observations` (scope `metrics:write`, not viewers; the team rule is not applied here).
+    Who: as `POST /observations` (scope `metrics:write`, not viewers; the team rule for KPIs of initiatives).
     """
     if dry_run:
         return JSONResponse(json.loads(preview(session, body).model_dump_json()), status_code=200)

@@ -26,7 +26,7 @@ from app.core.errors import Conflict, Forbidden, PayloadTooLarge, RuleViolation
 from app.metrics.models import Aggregation, IdempotencyKey, Kpi, Observation, ObservationBatch
 from app.metrics.schemas import MAX_BATCH_ROWS, BatchRead, ObservationIn
 from app.metrics.series import invalidate_cache
-from app.metrics.service import can_ingest, evaluate_alerts
+from app.metrics.service import can_ingest, evaluate_alerts, require_team
 from app.users.models import User
 
 MAX_REPORTED_ERRORS = 200
@@ -103,6 +103,10 @@ def ingest(session: Session, rows: list[Row], actor: User, *, origin: str, sourc
     kpis, errors = _check_rows(session, rows, loc_prefix)
     if errors:
         raise refuse(errors, len(rows))
+    # A KPI of an initiative takes observations from its team (and administrators); a service token sends
+    # as its owner, so an integration an administrator set up may feed every KPI.
+    for initiative_id in sorted({k.initiative_id for k in kpis.values() if k.initiative_id is not None}):
+        require_team(session, actor, initiative_id, "record observations of its KPIs")
 
     ranges: dict[int, tuple[datetime, datetime]] = {}
     values = []

@@ -68,6 +68,30 @@ def test_creating_a_kpi_of_an_initiative(client, factory, world):
     assert client.post("/api/v1/kpis", json=plain, headers=factory.bearer(t.outsider)).status_code == 201
 
 
+def test_recording_observations_of_an_initiatives_kpi(client, factory, world, session):
+    """JSON and CSV alike: the whole batch is refused for someone off the team, nothing is stored."""
+    t, code = world.team, world.kpi.code
+    def count() -> int:
+        return len(session.exec(select(Observation).where(Observation.kpi_id == world.kpi.id)).all())
+    before = count()
+    batch = {"observations": [{"kpi": code, "ts": "2025-01-07T09:00:00+08:00", "value": 9}]}
+    csv = f"kpi,ts,value\n{code},2025-01-07T09:00:00+08:00,9\n".encode()
+    for user in (t.outsider, t.other_lead):
+        auth = factory.bearer(user)
+        r = client.post("/api/v1/observations", json=batch, headers=auth)
+        assert r.status_code == 403 and "team members and administrators" in r.json()["detail"], r.text
+        r = client.post("/api/v1/observations/csv", content=csv, headers={**auth, "Content-Type": "text/csv"})
+        assert r.status_code == 403, r.text
+    assert count() == before
+    for user in (t.it, t.admin):
+        assert client.post("/api/v1/observations", json=batch, headers=factory.bearer(user)).status_code == 201
+    # an administrator's integration feeds every KPI
+    token = factory.service_token(["metrics:write"], owner=t.admin)
+    r = client.post("/api/v1/observations", json=batch, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 201, r.text
+    assert count() == before + 3
+
+
 def test_changing_a_kpi_and_its_rules(client, factory, world, session):
     t, kpi_url = world.team, f"/api/v1/kpis/{world.kpi.id}"
     rules_url, rule_url = f"{kpi_url}/alert-rules", f"{kpi_url}/alert-rules/{world.rule.id}"
