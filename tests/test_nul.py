@@ -102,12 +102,13 @@ def test_a_raci_import_with_nul_names_the_row(client, factory):
     auth = factory.bearer(team.leader)
     url = f"/api/v1/initiatives/{team.initiative.id}/raci"
     before = client.get(url, headers=auth).json()
-    for content, where in (("Activity,Ops\x00lead\nReview,R\n", (1, "")),
-                           ("Activity,Ops lead\nReview,A\nRe\x00view,R\n", (3, "Activity"))):
+    for content, where, said in (("Activity,Ops\x00lead\nReview,R\n", (1, ""), "NUL"),
+                                 ("Activity,Ops lead\nReview,A\nRe\x00view,R\n", (3, "Activity"), "NUL"),
+                                 ("Activity,Ops lead\nReview,A\nRe\x01view,R\n", (3, "Activity"), "U+0001")):
         problem = assert_problem(client.post(f"{url}/import", files={"file": ("raci.csv", content.encode())},
                                              headers=auth), 422)
         assert [(e["row"], e["column"]) for e in problem["errors"]] == [where], problem
-        assert "NUL" in problem["errors"][0]["message"]
+        assert said in problem["errors"][0]["message"]
     assert client.get(url, headers=auth).json() == before
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.core.audit import record
-from app.core.db import NUL, NUL_MESSAGE
+from app.core.db import control_message
 from app.core.errors import Conflict, NotFound, RuleViolation, field_error, rule
 from app.core.labels import N_
 from app.core.spreadsheets import csv_bytes, workbook_bytes, write_table
@@ -417,8 +417,8 @@ def import_csv(session: Session, initiative_id: int, content: bytes, actor: User
     for j, name in enumerate(role_names, start=2):
         if not name or len(name) > 120:
             errors.append(_import_error(1, name, f"column {j}: a role needs a name of 1 to 120 characters"))
-        elif NUL in name:
-            errors.append(_import_error(1, "", f"column {j}: the name {NUL_MESSAGE}"))
+        elif message := control_message(name):
+            errors.append(_import_error(1, "", f"column {j}: the name {message}"))
     if len(set(role_names)) != len(role_names):
         errors.append(_import_error(1, "", "a role is named twice"))
     parsed: list[tuple[str, list[str]]] = []
@@ -426,8 +426,8 @@ def import_csv(session: Session, initiative_id: int, content: bytes, actor: User
         name = (row[0] if row else "").strip().lstrip("'")
         if not name or len(name) > 200:
             errors.append(_import_error(i, header[0], "an activity needs a name of 1 to 200 characters"))
-        elif NUL in name:
-            errors.append(_import_error(i, header[0], f"the name {NUL_MESSAGE}"))
+        elif message := control_message(name):
+            errors.append(_import_error(i, header[0], f"the name {message}"))
         letters = []
         for j, role in enumerate(role_names, start=1):
             raw = row[j] if j < len(row) else ""
