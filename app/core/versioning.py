@@ -9,19 +9,30 @@ New records go through `save_new`, deleted ones through `delete_audited`: every 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import inspect
 from sqlalchemy.orm import object_session
-from sqlmodel import Session
+from sqlmodel import Field, Session, SQLModel
 
 from app.core.audit import record
-from app.core.db import utcnow
+from app.core.db import UTCDateTime, utcnow
 from app.core.errors import PreconditionFailed, no_nulls
 
 if TYPE_CHECKING:
     from app.users.models import User
+
+
+class VersionedColumns(SQLModel):
+    """The columns of a record changed through `save_update`: when it was made and last changed, and its
+    version (the `ETag` that `If-Match` names). A table model inherits them: `class X(VersionedColumns,
+    table=True)`."""
+
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    version: int = Field(default=1, nullable=False)
 
 
 class Versioned(Protocol):

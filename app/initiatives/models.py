@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, enum_column, utcnow
+from app.core.versioning import VersionedColumns
 
 
 class Trigger(enum.StrEnum):
@@ -64,7 +65,7 @@ class ProjectRole(enum.StrEnum):
     compliance = "compliance"
 
 
-class Initiative(SQLModel, table=True):
+class Initiative(VersionedColumns, table=True):
     __tablename__ = "initiatives"
     __table_args__ = (
         sa.CheckConstraint("priority_threshold BETWEEN 1 AND 5", name="priority_threshold_range"),
@@ -86,12 +87,9 @@ class Initiative(SQLModel, table=True):
     )
     priority_threshold: int = Field(default=3, nullable=False)
     created_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    version: int = Field(default=1, nullable=False)
 
 
-class InitiativeMember(SQLModel, table=True):
+class InitiativeMember(VersionedColumns, table=True):
     """A member of an initiative's team; exactly one is the leader."""
 
     __tablename__ = "initiative_members"
@@ -108,9 +106,6 @@ class InitiativeMember(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", ondelete="RESTRICT", index=True)
     project_role: ProjectRole = Field(
         sa_column=sa.Column(enum_column(ProjectRole, "project_role"), nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    version: int = Field(default=1, nullable=False)
 
 
 class InitiativePhase(SQLModel, table=True):

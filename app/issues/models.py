@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from app.core.db import UTCDateTime, enum_column, utcnow
+from app.core.db import enum_column
+from app.core.versioning import VersionedColumns
 from app.survey.models import ProblemCategory
 
 __all__ = ["CauseCategory", "Issue", "IssueCause", "IssueSource", "IssueStatus", "IssueStep", "IssueWhy",
@@ -49,7 +49,7 @@ class Quadrant(enum.StrEnum):
     defer = "defer"
 
 
-class Issue(SQLModel, table=True):
+class Issue(VersionedColumns, table=True):
     """A problem found in an initiative, scored for impact and urgency (1-5) once analysed."""
 
     __tablename__ = "issues"
@@ -73,9 +73,6 @@ class Issue(SQLModel, table=True):
     impact: int | None = Field(default=None)
     urgency: int | None = Field(default=None)
     created_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    version: int = Field(default=1, nullable=False)
 
 
 class IssueStep(SQLModel, table=True):
@@ -87,7 +84,7 @@ class IssueStep(SQLModel, table=True):
     step_id: int = Field(foreign_key="survey_steps.id", primary_key=True, ondelete="CASCADE", index=True)
 
 
-class IssueCause(SQLModel, table=True):
+class IssueCause(VersionedColumns, table=True):
     """A fishbone cause under one of the five bones; sub-causes nest under a parent cause."""
 
     __tablename__ = "issue_causes"
@@ -101,12 +98,9 @@ class IssueCause(SQLModel, table=True):
     text: str = Field(max_length=500)
     is_root: bool = Field(default=False)
     position: int = Field(default=0, nullable=False)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    version: int = Field(default=1, nullable=False)
 
 
-class IssueWhy(SQLModel, table=True):
+class IssueWhy(VersionedColumns, table=True):
     """One link of a 5-Whys chain: why? -> because ...; the last one may be the root cause."""
 
     __tablename__ = "issue_whys"
@@ -118,6 +112,3 @@ class IssueWhy(SQLModel, table=True):
     question: str = Field(max_length=500)
     answer: str = Field(max_length=500)
     is_root: bool = Field(default=False)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    version: int = Field(default=1, nullable=False)

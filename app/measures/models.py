@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from app.core.db import UTCDateTime, enum_column, utcnow
+from app.core.db import enum_column
+from app.core.versioning import VersionedColumns
 
 __all__ = ["EffectDirection", "Measure", "MeasureIssue", "MeasureStatus", "MeasureType"]
 
@@ -45,7 +46,7 @@ class EffectDirection(enum.StrEnum):
     higher_is_better = "higher_is_better"
 
 
-class Measure(SQLModel, table=True):
+class Measure(VersionedColumns, table=True):
     """A countermeasure of an initiative, with its expected effect as a quantified KPI target."""
 
     __tablename__ = "measures"
@@ -69,9 +70,6 @@ class Measure(SQLModel, table=True):
     effect_target: Decimal | None = Field(default=None, sa_column=sa.Column(sa.Numeric(14, 4), nullable=True))
     effect_direction: EffectDirection | None = Field(
         default=None, sa_column=sa.Column(enum_column(EffectDirection, "effect_direction"), nullable=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    version: int = Field(default=1, nullable=False)
 
 
 class MeasureIssue(SQLModel, table=True):

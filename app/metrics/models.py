@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from app.core.db import JSONType, UTCDateTime, enum_column, utcnow
+from app.core.versioning import VersionedColumns
 
 # 64-bit ids on PostgreSQL; SQLite only auto-increments an INTEGER primary key (which is 64-bit there).
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -47,7 +48,7 @@ class AlertStatus(enum.StrEnum):
     resolved = "resolved"  # the condition no longer holds once more data for its period arrived
 
 
-class Kpi(SQLModel, table=True):
+class Kpi(VersionedColumns, table=True):
     """A key performance indicator: what is measured, in which unit, which way is better, the goal."""
 
     __tablename__ = "kpis"
@@ -70,9 +71,6 @@ class Kpi(SQLModel, table=True):
     process_id: int | None = Field(default=None, foreign_key="processes.id", ondelete="RESTRICT")
     initiative_id: int | None = Field(default=None, foreign_key="initiatives.id", ondelete="RESTRICT", index=True)
     owner_id: int = Field(foreign_key="users.id", ondelete="RESTRICT", index=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    version: int = Field(default=1, nullable=False)
 
     def name(self, locale: str) -> str:
         return self.name_zh if locale.startswith("zh") and self.name_zh else self.name_en
@@ -131,7 +129,7 @@ class IdempotencyKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
-class KpiAlertRule(SQLModel, table=True):
+class KpiAlertRule(VersionedColumns, table=True):
     """When to raise an alert for a KPI, evaluated on its latest period whenever data arrives."""
 
     __tablename__ = "kpi_alert_rules"
@@ -146,9 +144,6 @@ class KpiAlertRule(SQLModel, table=True):
     periods: int | None = None
     is_active: bool = Field(default=True, nullable=False)
     created_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    version: int = Field(default=1, nullable=False)
 
 
 class KpiAlert(SQLModel, table=True):

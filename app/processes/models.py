@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from app.core.db import UTCDateTime, enum_column, utcnow
+from app.core.db import enum_column
+from app.core.versioning import VersionedColumns
 
 
 class ProcessStatus(enum.StrEnum):
@@ -14,7 +14,7 @@ class ProcessStatus(enum.StrEnum):
     archived = "archived"
 
 
-class Process(SQLModel, table=True):
+class Process(VersionedColumns, table=True):
     __tablename__ = "processes"
     __table_args__ = (
         sa.Index("ix_processes_status_code", "status", "code_norm"),
@@ -41,9 +41,6 @@ class Process(SQLModel, table=True):
         default=ProcessStatus.active,
         sa_column=sa.Column(enum_column(ProcessStatus, "process_status"), nullable=False),
     )
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    version: int = Field(default=1, nullable=False)
 
 
 class ProcessDepartment(SQLModel, table=True):

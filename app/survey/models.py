@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from app.core.db import JSONType, UTCDateTime, enum_column, utcnow
+from app.core.db import JSONType, enum_column
+from app.core.versioning import VersionedColumns
 
 
 class StepKind(enum.StrEnum):
@@ -33,7 +34,7 @@ class ResearchMethod(enum.StrEnum):
     data_analysis = "data_analysis"
 
 
-class SurveyStep(SQLModel, table=True):
+class SurveyStep(VersionedColumns, table=True):
     """One step of the current process, in order (position 1, 2, ...)."""
 
     __tablename__ = "survey_steps"
@@ -59,16 +60,13 @@ class SurveyStep(SQLModel, table=True):
     flag_collaboration: bool = Field(default=False)
     flag_risk: bool = Field(default=False)
     description: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    version: int = Field(default=1, nullable=False)
 
     @property
     def flags(self) -> list[ProblemCategory]:
         return [c for c in ProblemCategory if getattr(self, f"flag_{c.value}")]
 
 
-class ResearchRecord(SQLModel, table=True):
+class ResearchRecord(VersionedColumns, table=True):
     """An interview, observation, questionnaire or data analysis of the survey, with its findings."""
 
     __tablename__ = "research_records"
@@ -82,9 +80,6 @@ class ResearchRecord(SQLModel, table=True):
     participants: str = Field(max_length=500)
     findings: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
     created_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    version: int = Field(default=1, nullable=False)
 
 
 class ResearchRecordStep(SQLModel, table=True):

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from app.core.db import UTCDateTime, enum_column, utcnow
+from app.core.db import enum_column
+from app.core.versioning import VersionedColumns
 
 
 class Role(enum.StrEnum):
@@ -16,7 +16,7 @@ class Role(enum.StrEnum):
     viewer = "viewer"
 
 
-class User(SQLModel, table=True):
+class User(VersionedColumns, table=True):
     __tablename__ = "users"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -29,9 +29,6 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     password_hash: str = Field(max_length=255)
     locale: str | None = Field(default=None, max_length=10)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    version: int = Field(default=1, nullable=False)
     # Carried in each access token as `gen` (app/core/security.py); raised when the account's password or
     # role changes, it is disabled or logs out, which ends every token issued before (app/auth/deps.py).
     token_generation: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
