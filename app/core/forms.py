@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
 
-from app.core.errors import AppError
+from app.core.db import undo_on_error
+from app.core.errors import AppError, Conflict, PreconditionFailed, RuleViolation
 from app.core.labels import N_
 
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
 
 ERROR_MESSAGES = {
     "missing": N_("This field is required."),
@@ -85,6 +90,41 @@ def parse_form(schema: type[M], data: dict[str, Any], gettext) -> tuple[M | None
             field = str(err["loc"][0]) if err["loc"] else "__all__"
             errors.setdefault(field, message_for(err["type"], gettext, err["msg"], err.get("ctx")))
         return None, errors
+
+
+@dataclass
+class Submitted(Generic[R]):
+    """What became of a page's form (`submit`): the service's result, or the form's errors."""
+
+    result: R | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    stale: bool = False  # refused because someone else changed the record first (412)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def submit(session: Session, gettext, schema: type[M], values: dict[str, Any],  # noqa: ANN001
+           call: Callable[[M], R], *, stale: str | None = None,
+           refused: tuple[type[AppError], ...] = (RuleViolation, Conflict)) -> Submitted[R]:
+    """A page form's round, the way the API does it: `values` validated with the API's `schema`, then
+    `call(data)` (the service) in `undo_on_error`, so a refused call leaves nothing behind and the page can
+    show the form again from the database as it was. The service's `refused` errors become the form's
+    errors in the reader's language; a stale version becomes `stale` (the message to show), or goes on to
+    the error page when the form has none. Anything else (403, 404) goes on to the error page too."""
+    data, errors = parse_form(schema, values, gettext)
+    if data is None:
+        return Submitted(errors=errors)
+    try:
+        with undo_on_error(session):
+            return Submitted(result=call(data))
+    except PreconditionFailed:
+        if stale is None:
+            raise
+        return Submitted(errors={"__all__": stale}, stale=True)
+    except refused as exc:
+        return Submitted(errors=service_errors(exc, gettext))
 
 
 def service_errors(exc: AppError, gettext) -> dict[str, str]:  # noqa: ANN001

@@ -11,9 +11,9 @@ from sqlmodel import Session
 
 from app.auth.deps import CurrentActor
 from app.core.db import SessionDep, undo_on_error
-from app.core.errors import NotFound, PreconditionFailed, RuleViolation
+from app.core.errors import NotFound, PreconditionFailed
 from app.core.extensions import extend
-from app.core.forms import FormData, as_list, number, parse_form, service_errors, version
+from app.core.forms import FormData, as_list, number, parse_form, submit, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import INT_MAX, Id
 from app.core.labels import N_, label
@@ -98,16 +98,11 @@ def create_issue(initiative_id: Id, request: Request, session: SessionDep, actor
                  form: FormData) -> Response:
     gettext = _gettext(request)
     values = _issue_values(form)
-    data, errors = parse_form(IssueCreate, values, gettext)
-    if data is not None:
-        try:
-            with undo_on_error(session):
-                issue = service.create_issue(session, initiative_id, data, actor.user)
-        except RuleViolation as exc:
-            errors = service_errors(exc, gettext)
-        else:
-            return redirect(request, f"/issues/{issue.id}", flash="issue_created")
-    return _list_page(request, session, actor.user, initiative_id, errors=errors, values=values,
+    done = submit(session, gettext, IssueCreate, values,
+                  lambda data: service.create_issue(session, initiative_id, data, actor.user))
+    if done.ok:
+        return redirect(request, f"/issues/{done.result.id}", flash="issue_created")
+    return _list_page(request, session, actor.user, initiative_id, errors=done.errors, values=values,
                       block="new_issue", status_code=422)
 
 
@@ -166,21 +161,14 @@ def update_issue(issue_id: Id, request: Request, session: SessionDep, actor: Cur
                  form: FormData) -> Response:
     gettext = _gettext(request)
     values = _issue_values(form)
-    data, errors = parse_form(IssueUpdate, values, gettext)
-    if data is not None:
-        try:
-            with undo_on_error(session):
-                service.update_issue(session, issue_id, data, actor.user, expected_version=version(form))
-        except PreconditionFailed:
-            return _detail(request, session, actor.user, issue_id, block="issue_form", status_code=422, errors={
-                "issue": {"__all__": gettext("Someone else changed this problem while you were editing. "
-                                             "Their version is shown below; apply your change again.")}})
-        except RuleViolation as exc:
-            errors = service_errors(exc, gettext)
-        else:
-            return redirect(request, f"/issues/{issue_id}", flash="issue_updated")
-    return _detail(request, session, actor.user, issue_id, block="issue_form", errors={"issue": errors},
-                   values=values, status_code=422)
+    done = submit(session, gettext, IssueUpdate, values,
+                  lambda data: service.update_issue(session, issue_id, data, actor.user, expected_version=version(form)),
+                  stale=gettext("Someone else changed this problem while you were editing. "
+                                "Their version is shown below; apply your change again."))
+    if done.ok:
+        return redirect(request, f"/issues/{issue_id}", flash="issue_updated")
+    return _detail(request, session, actor.user, issue_id, block="issue_form", errors={"issue": done.errors},
+                   values=None if done.stale else values, status_code=422)
 
 
 @router.post("/issues/{issue_id}/delete")
@@ -201,16 +189,11 @@ def add_cause(issue_id: Id, request: Request, session: SessionDep, actor: Curren
     parent = number(form.get("parent_id"))
     values = {"text": form.get("text", ""), "is_root": bool(form.get("is_root")), "parent_id": parent,
               "category": None if parent else (form.get("category") or None)}
-    data, errors = parse_form(CauseCreate, values, gettext)
-    if data is not None:
-        try:
-            with undo_on_error(session):
-                service.create_cause(session, issue_id, data, actor.user)
-        except RuleViolation as exc:
-            errors = service_errors(exc, gettext)
-        else:
-            return _fishbone_done(request, session, actor.user, issue_id)
-    return _detail(request, session, actor.user, issue_id, block="fishbone", errors={"cause": errors},
+    done = submit(session, gettext, CauseCreate, values,
+                  lambda data: service.create_cause(session, issue_id, data, actor.user))
+    if done.ok:
+        return _fishbone_done(request, session, actor.user, issue_id)
+    return _detail(request, session, actor.user, issue_id, block="fishbone", errors={"cause": done.errors},
                    status_code=422)
 
 
@@ -238,21 +221,14 @@ def move_cause(issue_id: Id, cause_id: Id, request: Request, session: SessionDep
     to = str(form.get("to") or "").strip()
     target = number(to)  # a cause's id; else a bone, or a bad choice
     values: dict[str, Any] = {"parent_id": target} if isinstance(target, int) else {"parent_id": None, "category": to}
-    data, errors = parse_form(CauseUpdate, values, gettext)
-    if data is not None:
-        try:
-            with undo_on_error(session):
-                service.update_cause(session, issue_id, cause_id, data, actor.user,
-                                     expected_version=version(form))
-        except PreconditionFailed:
-            errors = {"__all__": gettext("Someone else changed this cause meanwhile; it is shown again.")}
-            to = ""
-        except RuleViolation as exc:
-            errors = service_errors(exc, gettext)
-        else:
-            return _fishbone_done(request, session, actor.user, issue_id)
-    return _detail(request, session, actor.user, issue_id, block="fishbone", errors={"move": errors},
-                   moving=cause_id, move_to=to or None, status_code=422)
+    done = submit(session, gettext, CauseUpdate, values,
+                  lambda data: service.update_cause(session, issue_id, cause_id, data, actor.user,
+                                                    expected_version=version(form)),
+                  stale=gettext("Someone else changed this cause meanwhile; it is shown again."))
+    if done.ok:
+        return _fishbone_done(request, session, actor.user, issue_id)
+    return _detail(request, session, actor.user, issue_id, block="fishbone", errors={"move": done.errors},
+                   moving=cause_id, move_to=None if done.stale else to or None, status_code=422)
 
 
 @router.post("/issues/{issue_id}/causes/{cause_id}/delete")
@@ -272,16 +248,11 @@ def add_why(issue_id: Id, request: Request, session: SessionDep, actor: CurrentA
     gettext = _gettext(request)
     values = {"question": form.get("question", ""), "answer": form.get("answer", ""),
               "is_root": bool(form.get("is_root"))}
-    data, errors = parse_form(WhyCreate, values, gettext)
-    if data is not None:
-        try:
-            with undo_on_error(session):
-                service.create_why(session, issue_id, data, actor.user)
-        except RuleViolation as exc:
-            errors = service_errors(exc, gettext)
-        else:
-            return _whys_done(request, session, actor.user, issue_id)
-    return _detail(request, session, actor.user, issue_id, block="whys", errors={"why": errors},
+    done = submit(session, gettext, WhyCreate, values,
+                  lambda data: service.create_why(session, issue_id, data, actor.user))
+    if done.ok:
+        return _whys_done(request, session, actor.user, issue_id)
+    return _detail(request, session, actor.user, issue_id, block="whys", errors={"why": done.errors},
                    values={"why": values}, status_code=422)
 
 
@@ -292,18 +263,13 @@ def update_why(issue_id: Id, why_id: Id, request: Request, session: SessionDep, 
     values: dict[str, Any] = {k: form[k] for k in ("question", "answer") if k in form}
     if "is_root" in form:
         values["is_root"] = form.get("is_root") == "1"
-    data, errors = parse_form(WhyUpdate, values, gettext)
-    if data is not None:
-        try:
-            with undo_on_error(session):
-                service.update_why(session, issue_id, why_id, data, actor.user, expected_version=version(form))
-        except PreconditionFailed:
-            errors = {"__all__": gettext("Someone else changed this why meanwhile; it is shown again.")}
-        except RuleViolation as exc:
-            errors = service_errors(exc, gettext)
-        else:
-            return _whys_done(request, session, actor.user, issue_id)
-    return _detail(request, session, actor.user, issue_id, block="whys", errors={f"why{why_id}": errors},
+    done = submit(session, gettext, WhyUpdate, values,
+                  lambda data: service.update_why(session, issue_id, why_id, data, actor.user,
+                                                  expected_version=version(form)),
+                  stale=gettext("Someone else changed this why meanwhile; it is shown again."))
+    if done.ok:
+        return _whys_done(request, session, actor.user, issue_id)
+    return _detail(request, session, actor.user, issue_id, block="whys", errors={f"why{why_id}": done.errors},
                    editing_why=why_id if "question" in values else None, status_code=422)
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from app.auth.deps import CurrentActor
 from app.core.db import SessionDep, undo_on_error
 from app.core.errors import PreconditionFailed, RuleViolation
-from app.core.forms import FormData, as_list, number, parse_form, service_errors, split, version
+from app.core.forms import FormData, as_list, number, parse_form, service_errors, split, submit, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
 from app.core.templating import is_htmx, redirect, render
@@ -127,16 +127,11 @@ def create_step(initiative_id: Id, request: Request, session: SessionDep, actor:
                 form: FormData) -> Response:
     gettext = gettext_for(negotiate(request))
     values = _step_values(form)
-    data, errors = parse_form(StepCreate, values, gettext)
-    if data is not None:
-        try:
-            with undo_on_error(session):
-                service.create_step(session, initiative_id, data, actor.user)
-        except RuleViolation as exc:
-            errors = service_errors(exc, gettext)
-        else:
-            return _after_change(request, session, actor.user, initiative_id)
-    return survey_page(request, session, actor.user, initiative_id, new_errors=errors, new_values=values,
+    done = submit(session, gettext, StepCreate, values,
+                  lambda data: service.create_step(session, initiative_id, data, actor.user))
+    if done.ok:
+        return _after_change(request, session, actor.user, initiative_id)
+    return survey_page(request, session, actor.user, initiative_id, new_errors=done.errors, new_values=values,
                        block="survey", status_code=422)
 
 
@@ -156,21 +151,13 @@ def update_step(step_id: Id, request: Request, session: SessionDep, actor: Curre
     initiative_id = step.initiative_id
     values = _step_values(form)
     values.pop("position", None)
-    data, errors = parse_form(StepUpdate, values, gettext)
-    if data is not None:
-        try:
-            with undo_on_error(session):
-                service.update_step(session, step_id, data, actor.user, expected_version=version(form))
-        except PreconditionFailed:
-            errors = {"__all__": gettext("Someone else changed this step meanwhile; it is shown again below.")}
-            return survey_page(request, session, actor.user, initiative_id, editing=step_id, step_errors=errors,
-                               block="survey", status_code=422)
-        except RuleViolation as exc:
-            errors = service_errors(exc, gettext)
-        else:
-            return _after_change(request, session, actor.user, initiative_id)
-    return survey_page(request, session, actor.user, initiative_id, editing=step_id, step_errors=errors,
-                       step_values=values, block="survey", status_code=422)
+    done = submit(session, gettext, StepUpdate, values,
+                  lambda data: service.update_step(session, step_id, data, actor.user, expected_version=version(form)),
+                  stale=gettext("Someone else changed this step meanwhile; it is shown again below."))
+    if done.ok:
+        return _after_change(request, session, actor.user, initiative_id)
+    return survey_page(request, session, actor.user, initiative_id, editing=step_id, step_errors=done.errors,
+                       step_values=None if done.stale else values, block="survey", status_code=422)
 
 
 @router.post("/survey/steps/{step_id}/move")
@@ -214,18 +201,13 @@ def add_record(initiative_id: Id, request: Request, session: SessionDep, actor: 
                form: FormData) -> Response:
     gettext = gettext_for(negotiate(request))
     values = _record_values(form)
-    data, errors = parse_form(ResearchCreate, values, gettext)
-    if data is not None:
-        try:
-            with undo_on_error(session):
-                service.create_record(session, initiative_id, data, actor.user)
-        except RuleViolation as exc:
-            errors = service_errors(exc, gettext)
-        else:
-            if is_htmx(request):
-                return survey_page(request, session, actor.user, initiative_id, block="research")
-            return redirect(request, f"/initiatives/{initiative_id}/survey#research")
-    return survey_page(request, session, actor.user, initiative_id, research_errors=errors,
+    done = submit(session, gettext, ResearchCreate, values,
+                  lambda data: service.create_record(session, initiative_id, data, actor.user))
+    if done.ok:
+        if is_htmx(request):
+            return survey_page(request, session, actor.user, initiative_id, block="research")
+        return redirect(request, f"/initiatives/{initiative_id}/survey#research")
+    return survey_page(request, session, actor.user, initiative_id, research_errors=done.errors,
                        research_values=values, block="research", status_code=422)
 
 

@@ -9,9 +9,9 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from app.auth.deps import CurrentActor
-from app.core.db import SessionDep, undo_on_error
+from app.core.db import SessionDep
 from app.core.errors import AppError, Forbidden
-from app.core.forms import FormData, parse_form, service_errors
+from app.core.forms import FormData, submit
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
 from app.core.templating import redirect, render
@@ -55,17 +55,12 @@ def create_user(request: Request, session: SessionDep, actor: CurrentActor, form
     gettext = gettext_for(negotiate(request))
     values = {k: form.get(k, "") for k in ("email", "display_name", "role", "password")}
     values["department"] = form.get("department") or None
-    data, errors = parse_form(UserCreate, values, gettext)
-    if data is not None:
-        try:
-            with undo_on_error(session):
-                service.create_user(session, data, actor.user)
-        except AppError as exc:
-            errors = service_errors(exc, gettext)
-        else:
-            return redirect(request, "/admin/users", flash="user_created")
+    done = submit(session, gettext, UserCreate, values, lambda data: service.create_user(session, data, actor.user),
+                  refused=(AppError,))
+    if done.ok:
+        return redirect(request, "/admin/users", flash="user_created")
     values.pop("password")
-    return _form(request, session, values=values, errors=errors, status_code=422)
+    return _form(request, session, values=values, errors=done.errors, status_code=422)
 
 
 @router.get("/{user_id}/edit")
@@ -85,16 +80,11 @@ def update_user(user_id: Id, request: Request, session: SessionDep, actor: Curre
     values["is_active"] = form.get("is_active") == "on"
     if form.get("password"):
         values["password"] = form["password"]
-    data, errors = parse_form(UserUpdate, values, gettext)
-    if data is not None:
-        try:
-            with undo_on_error(session):
-                service.update_user(session, user_id, data, actor.user)
-        except AppError as exc:
-            errors = service_errors(exc, gettext)
-        else:
-            return redirect(request, "/admin/users", flash="user_updated")
+    done = submit(session, gettext, UserUpdate, values,
+                  lambda data: service.update_user(session, user_id, data, actor.user), refused=(AppError,))
+    if done.ok:
+        return redirect(request, "/admin/users", flash="user_updated")
     user = service.to_read(session, service.get_user(session, user_id))
     values.pop("password", None)
-    return _form(request, session, values={**user.model_dump(), **values}, errors=errors, user=user,
+    return _form(request, session, values={**user.model_dump(), **values}, errors=done.errors, user=user,
                  status_code=422)
