@@ -16,7 +16,7 @@ The load generator is `wrk` (Debian: `apt-get install -y wrk`) with a Lua script
 Authorization header and reports the percentiles; without wrk an asyncio/httpx client stands in, with a
 caveat: it runs in Python on the same 2 cores and caps the figures it measures.
 
-Targets, for both list cases: throughput >= 25 % of /healthz throughput on the same run, p99 <= 100 ms.
+Targets, for both list cases: throughput >= 20 % of /healthz throughput on the same run, p99 <= 100 ms.
 Exit status 1 when a target is missed (or a case could not run), 0 otherwise.
 Traffic goes to 127.0.0.1 only; every run is bounded in time.
 """
@@ -50,7 +50,7 @@ TRIVIAL_PATH = "/healthz"
 # (name, path, credential): the trivial endpoint first, the cases judged against it after.
 CASES = [(TRIVIAL_PATH, TRIVIAL_PATH, "jwt"), ("list, JWT", LIST_PATH, "jwt"),
          ("list, service token", LIST_PATH, "service_token")]
-RATIO_TARGET = 0.25
+RATIO_TARGET = 0.20  # issue 13: the list in the ordinary FastAPI shape, >= 20 % of /healthz
 P99_TARGET_MS = 100.0
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
