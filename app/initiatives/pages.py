@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
 from app.auth.deps import CurrentActor
 from app.core.db import SessionDep, undo_on_error
 from app.core.errors import Conflict, Forbidden, PreconditionFailed, RuleViolation
+from app.core.extensions import Section, extend, extends
 from app.core.forms import FormData, number, parse_form, service_errors, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
@@ -19,7 +20,7 @@ from app.core.labels import FLASH, N_
 from app.core.templating import is_htmx, redirect, render
 from app.initiatives import service
 from app.initiatives.gates import MESSAGES as GATE_MESSAGES
-from app.initiatives.models import PHASES, InitiativeStatus, Phase, ProjectRole, Trigger
+from app.initiatives.models import PHASES, Initiative, InitiativeStatus, Phase, ProjectRole, Trigger
 from app.initiatives.schemas import (
     AdvanceRequest,
     BackToDesignRequest,
@@ -36,6 +37,8 @@ PAGE_SIZE = 25
 FLASH.setdefault("initiative_closed", N_("Initiative closed."))
 # Sections of the overview whose forms say "saved" when they come back (`?saved=<section>`).
 SAVED_SECTIONS = ("team", "phases")
+# At most this many related records in a section of another page (the process page); the rest behind a link.
+RELATED_ITEMS = 10
 
 
 def section_saved(request: Request, url: str, section: str, render_section: Callable[[], Response]) -> Response:
@@ -165,6 +168,8 @@ def _overview(request: Request, session: Session, actor: User, initiative_id: Id
         # The phases section also brings the header (phase bar, late flags) along, out of band.
         "header_oob": saved == "phases" and block == "phases" and is_htmx(request),
     })
+    if block is None or not is_htmx(request):  # later domains' sections (KPIs, event logs): whole pages only
+        ctx.update(extend("initiative_overview", session, initiative_id=initiative_id, user=actor))
     return render(request, "initiatives/detail.html", ctx, block=block, status_code=status_code)
 
 
@@ -348,3 +353,14 @@ def initiative_history(initiative_id: Id, request: Request, session: SessionDep,
     ctx = initiative_context(session, actor.user, initiative_id)
     ctx.update({"records": records, "tab": "history"})
     return render(request, "initiatives/history.html", ctx)
+
+
+@extends("process_detail")
+def _process_initiatives(session: Session, process_id: int, user: User) -> dict[str, Any]:
+    """The process page lists the process's initiatives, newest first."""
+    rows, _ = service.list_initiatives(session, service.InitiativeFilter(process_id=process_id),
+                                       limit=RELATED_ITEMS, cursor=None)
+    total = session.exec(select(func.count(col(Initiative.id))).where(Initiative.process_id == process_id)).one()
+    return {"sections": [Section("initiatives/_process_section.html", {
+        "initiatives": service.to_read(session, rows), "total": total, "process_id": process_id,
+        "can_create": service.can_create(user)}, order=10)]}

@@ -10,22 +10,25 @@ import secrets
 from datetime import date, timedelta
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.auth.deps import CurrentActor
 from app.core.config import get_settings
 from app.core.db import SessionDep, undo_on_error, utcnow
 from app.core.errors import AppError, Conflict, Forbidden, PayloadTooLarge, PreconditionFailed, RuleViolation
+from app.core.extensions import Section, extends
 from app.core.forms import FormData, parse_form, service_errors
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id, parse_id
 from app.core.templating import redirect, render
+from app.initiatives.models import Initiative, InitiativeMember, InitiativeStatus
 from app.metrics import ingest, service
 from app.metrics.api import parse_instant, preview
 from app.metrics.labels import METRIC_LABELS, alert_message, fmt_rate, fmt_value, mlabel
-from app.metrics.models import Aggregation, AlertRuleKind, AlertStatus, Direction, Grain, Kpi
+from app.metrics.models import Aggregation, AlertRuleKind, AlertStatus, Direction, Grain, Kpi, KpiAlert
 from app.metrics.schemas import AlertRuleCreate, AlertRuleUpdate, KpiCreate, KpiUpdate
 from app.metrics.series import (
     SeriesQuery,
@@ -37,7 +40,7 @@ from app.metrics.series import (
     series_points,
 )
 from app.processes.models import Process
-from app.users.models import User
+from app.users.models import Role, User
 
 router = APIRouter(prefix="/metrics")
 PAGE_GRAINS = (Grain.day, Grain.week, Grain.month)
@@ -45,6 +48,7 @@ DEFAULT_SPAN = {Grain.day: 90, Grain.week: 52 * 7, Grain.month: 730, Grain.quart
 TABLE_ROWS = 8
 KPI_TABLE_ROWS = 13
 DASHBOARD_KPIS = 50
+RELATED_KPIS = 10  # KPIs in a section of another page (process, initiative); the rest on the dashboard
 
 
 # ---------------------------------------------------------------- shaping for templates and charts
@@ -183,6 +187,8 @@ def _kpi_context(session: Session, kpi: Kpi, actor: CurrentActor, locale: str, g
     today = local_date(utcnow(), _tz())
     return _ctx(
         locale, gettext, kpi=kpi, read=service.to_read(session, [kpi])[0], grain=g,
+        process=session.get(Process, kpi.process_id) if kpi.process_id else None,
+        initiative=session.get(Initiative, kpi.initiative_id) if kpi.initiative_id else None,
         view=kpi_views(session, [kpi], g, locale, gettext, table_rows=KPI_TABLE_ROWS)[0],
         alerts=_alert_views(session, {kpi.id: kpi}, None, locale, gettext, actor.user),
         rules=service.list_rules(session, kpi.id),
@@ -196,10 +202,15 @@ def _kpi_context(session: Session, kpi: Kpi, actor: CurrentActor, locale: str, g
 
 
 @router.get("/kpis/new")
-def new_kpi(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def new_kpi(request: Request, session: SessionDep, actor: CurrentActor,
+            process_id: Annotated[str, Query(max_length=20)] = "",
+            initiative_id: Annotated[str, Query(max_length=20)] = "") -> Response:
+    """The KPI form, the process and initiative chosen when given (links from their pages)."""
     if not service.can_create(actor.user):
         raise Forbidden("Viewers cannot create KPIs.")
-    return _form(request, session, values={"direction": "lower_is_better", "aggregation": "mean"}, errors={})
+    values = {"direction": "lower_is_better", "aggregation": "mean",
+              "process_id": parse_id(process_id) or "", "initiative_id": parse_id(initiative_id) or ""}
+    return _form(request, session, values=values, errors={}, user=actor.user)
 
 
 @router.post("/kpis/new")
@@ -216,7 +227,7 @@ def create_kpi(request: Request, session: SessionDep, actor: CurrentActor, form:
             errors = service_errors(exc, gettext)
         else:
             return redirect(request, f"/metrics/kpis/{kpi.id}", flash="kpi_created")
-    return _form(request, session, values=values, errors=errors, status_code=422)
+    return _form(request, session, values=values, errors=errors, user=actor.user, status_code=422)
 
 
 @router.get("/kpis/{kpi_id}")
@@ -281,14 +292,48 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
             for k, v in values.items()}
 
 
-def _form(request: Request, session: Session, *, values: dict[str, Any], errors: dict[str, str],
+def initiative_choices(session: Session, user: User, process_id: int | None, current: int | None
+                       ) -> list[tuple[Process, list[Initiative]]]:
+    """The initiatives a KPI may belong to, per process (only `process_id`'s when given): the active ones
+    whose team the user is on (the team rule of `service.on_team`; administrators: all), and `current`."""
+    stmt = select(Initiative, Process).join(Process, col(Process.id) == Initiative.process_id)
+    offered = Initiative.status == InitiativeStatus.active
+    if user.role == Role.viewer:
+        offered = sa.false()
+    elif user.role != Role.admin:
+        offered = sa.and_(offered, col(Initiative.id).in_(
+            select(InitiativeMember.initiative_id).where(InitiativeMember.user_id == user.id)))
+    stmt = stmt.where(sa.or_(offered, col(Initiative.id) == current) if current else offered)
+    if process_id is not None:
+        stmt = stmt.where(Initiative.process_id == process_id)
+    groups: dict[int, tuple[Process, list[Initiative]]] = {}
+    for ini, process in session.exec(stmt.order_by(col(Process.code_norm), col(Initiative.id).desc())):
+        groups.setdefault(process.id, (process, []))[1].append(ini)
+    return list(groups.values())
+
+
+def _form(request: Request, session: Session, *, values: dict[str, Any], errors: dict[str, str], user: User,
           kpi: Kpi | None = None, status_code: int = 200) -> Response:
     locale, gettext = _common(request)
     return render(request, "metrics/form.html", _ctx(
         locale, gettext, values=values, errors=errors, kpi=kpi,
         processes=list(session.exec(select(Process).order_by(col(Process.code_norm)))),
+        initiative_groups=initiative_choices(session, user, parse_id(str(values.get("process_id") or "")),
+                                             parse_id(str(values.get("initiative_id") or ""))),
         directions=list(Direction), aggregations=list(Aggregation),
     ), block="form", status_code=status_code)
+
+
+@router.get("/kpi-form/initiatives")
+def initiative_field(request: Request, session: SessionDep, actor: CurrentActor,
+                     process_id: Annotated[str, Query(max_length=20)] = "",
+                     initiative_id: Annotated[str, Query(max_length=20)] = "") -> Response:
+    """The KPI form's initiative field for the process chosen (htmx, when the process changes)."""
+    locale, gettext = _common(request)
+    values = {"process_id": parse_id(process_id), "initiative_id": parse_id(initiative_id)}
+    return render(request, "metrics/_initiative_field.html", _ctx(
+        locale, gettext, values=values, errors={},
+        initiative_groups=initiative_choices(session, actor.user, values["process_id"], values["initiative_id"])))
 
 
 @router.get("/kpis/{kpi_id}/edit")
@@ -298,7 +343,7 @@ def edit_kpi(kpi_id: Id, request: Request, session: SessionDep, actor: CurrentAc
     service.require_edit(session, actor.user, kpi)
     values = {k: ("" if v is None else v) for k, v in kpi.model_dump().items()}
     values["direction"], values["aggregation"] = kpi.direction.value, kpi.aggregation.value
-    return _form(request, session, values=values, errors={}, kpi=kpi)
+    return _form(request, session, values=values, errors={}, user=actor.user, kpi=kpi)
 
 
 @router.post("/kpis/{kpi_id}/edit")
@@ -327,7 +372,7 @@ def update_kpi(kpi_id: Id, request: Request, session: SessionDep, actor: Current
     if version != kpi.version:
         values = {k: ("" if v is None else v) for k, v in kpi.model_dump().items()}
         values["direction"], values["aggregation"] = kpi.direction.value, kpi.aggregation.value
-    return _form(request, session, values=values, errors=errors, kpi=kpi, status_code=422)
+    return _form(request, session, values=values, errors=errors, user=actor.user, kpi=kpi, status_code=422)
 
 
 # ---------------------------------------------------------------- alert rules and alerts
@@ -437,3 +482,54 @@ def upload(request: Request, session: SessionDep, actor: CurrentActor, form: Upl
         ctx["message"] = gettext(exc.detail)
         status_code = 422 if exc.status != 413 else 413
     return render(request, "metrics/upload.html", ctx, block="result", status_code=status_code)
+
+
+# ---------------------------------------------------------------- sections of earlier domains' pages
+
+def _open_alerts(session: Session, ids: list[int]) -> dict[int, int]:
+    """KPI id -> its open alerts, for those that have some."""
+    return dict(session.exec(
+        select(KpiAlert.kpi_id, func.count(col(KpiAlert.id)))
+        .where(col(KpiAlert.kpi_id).in_(ids), KpiAlert.status == AlertStatus.open).group_by(KpiAlert.kpi_id)
+    ).all()) if ids else {}
+
+
+def _related_kpis(session: Session, flt: service.KpiFilter, **links: Any) -> dict[str, Any]:
+    """The first KPIs of a process or an initiative by code, how many there are, their open alerts and the
+    initiatives they belong to: the context of metrics/_related_kpis.html."""
+    kpis, _ = service.list_kpis(session, flt, limit=RELATED_KPIS, cursor=None)
+    where = Kpi.process_id == flt.process_id if flt.process_id is not None else Kpi.initiative_id == flt.initiative_id
+    total = session.exec(select(func.count(col(Kpi.id))).where(where)).one()
+    alerts = _open_alerts(session, [k.id for k in kpis])
+    ini_ids = {k.initiative_id for k in kpis if k.initiative_id and k.initiative_id != flt.initiative_id}
+    initiatives = {i.id: i for i in session.exec(select(Initiative).where(col(Initiative.id).in_(ini_ids)))
+                   } if ini_ids else {}
+    return {"kpis": kpis, "total": total, "open_alerts": alerts, "initiatives": initiatives, **links}
+
+
+@extends("process_detail")
+def _process_kpis(session: Session, process_id: int, user: User) -> dict[str, Any]:
+    """The process page lists the process's KPIs, with a link to their dashboard."""
+    context = _related_kpis(session, service.KpiFilter(process_id=process_id),
+                            all_href=f"/metrics?process={process_id}",
+                            new_href=f"/metrics/kpis/new?process_id={process_id}" if service.can_create(user) else None)
+    return {"sections": [Section("metrics/_related_kpis.html", context, order=20)]}
+
+
+@extends("initiative_overview")
+def _initiative_kpis(session: Session, initiative_id: int, user: User) -> dict[str, Any]:
+    """The initiative overview lists the initiative's KPIs; its team may add one."""
+    ini = session.get(Initiative, initiative_id)
+    may_add = ini is not None and service.can_create(user) and service.on_team(session, user, initiative_id)
+    context = _related_kpis(
+        session, service.KpiFilter(initiative_id=initiative_id), all_href=f"/metrics?initiative={initiative_id}",
+        new_href=f"/metrics/kpis/new?process_id={ini.process_id}&initiative_id={initiative_id}" if may_add else None)
+    if ini is not None:  # the process's own KPIs (of no initiative) measure what the initiative changes too
+        loose = (Kpi.process_id == ini.process_id) & col(Kpi.initiative_id).is_(None)
+        context["process_kpis"] = list(session.exec(
+            select(Kpi).where(loose).order_by(col(Kpi.code_norm)).limit(RELATED_KPIS)))
+        context["process_total"] = session.exec(select(func.count(col(Kpi.id))).where(loose)).one()
+        context["process_href"] = f"/metrics?process={ini.process_id}"
+        context["process_code"] = session.get(Process, ini.process_id).code  # type: ignore[union-attr]
+        context["open_alerts"].update(_open_alerts(session, [k.id for k in context["process_kpis"]]))
+    return {"sections": [Section("metrics/_related_kpis.html", context, order=20)]}

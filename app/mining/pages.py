@@ -284,3 +284,45 @@ def delete(log_id: Id, request: Request, session: SessionDep, actor: CurrentActo
     process_id = log.process_id
     service.delete_log(session, log_id, actor.user)
     return redirect(request, f"/event-logs?process_id={process_id}", flash="eventlog_deleted")
+
+# ---------------------------------------------------------------- sections of earlier domains' pages
+# (imported here, after the event-log pages, so that these sections stay apart from them)
+from sqlmodel import col, func  # noqa: E402
+
+from app.core.extensions import Section, extends  # noqa: E402
+from app.users.models import User  # noqa: E402
+
+RELATED_LOGS = 10  # event logs in a section of another page (process, initiative); the rest on the list
+
+
+def _related_logs(session: Session, where: Any, *, page_initiative: int | None = None,
+                  **links: Any) -> dict[str, Any]:
+    """The newest logs matching `where`, how many there are and the initiatives they are compared with
+    (other than the page's): the context of mining/_related_logs.html."""
+    logs = list(session.exec(select(EventLog).where(where).order_by(col(EventLog.id).desc()).limit(RELATED_LOGS)))
+    total = session.exec(select(func.count(col(EventLog.id))).where(where)).one()
+    ini_ids = {log.initiative_id for log in logs if log.initiative_id and log.initiative_id != page_initiative}
+    names = {i.id: i for i in session.exec(select(Initiative).where(col(Initiative.id).in_(ini_ids)))} \
+        if ini_ids else {}
+    return {"logs": logs, "total": total, "initiatives": names, **links}
+
+
+@extends("process_detail")
+def _process_logs(session: Session, process_id: int, user: User) -> dict[str, Any]:
+    """The process page lists the process's event logs, with a link to the filtered list."""
+    context = _related_logs(session, EventLog.process_id == process_id,
+                            all_href=f"/event-logs?process_id={process_id}",
+                            new_href=f"/event-logs?process_id={process_id}#upload" if service.can_upload(user) else None)
+    return {"sections": [Section("mining/_related_logs.html", context, order=30)]}
+
+
+@extends("initiative_overview")
+def _initiative_logs(session: Session, initiative_id: int, user: User) -> dict[str, Any]:
+    """The initiative overview lists the logs compared with its survey; its team may import one."""
+    ini = session.get(Initiative, initiative_id)
+    process_id = ini.process_id if ini is not None else None
+    may_add = ini is not None and service.can_upload(user) and initiatives.can_edit(session, user, ini)
+    context = _related_logs(session, EventLog.initiative_id == initiative_id, page_initiative=initiative_id,
+                            all_href=f"/event-logs?process_id={process_id}", all_of_process=True,
+                            new_href=f"/event-logs?process_id={process_id}#upload" if may_add else None)
+    return {"sections": [Section("mining/_related_logs.html", context, order=30)]}

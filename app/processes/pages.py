@@ -11,6 +11,7 @@ from sqlmodel import Session
 from app.auth.deps import CurrentActor
 from app.core.db import SessionDep, undo_on_error
 from app.core.errors import Conflict, Forbidden, PreconditionFailed, RuleViolation
+from app.core.extensions import extend
 from app.core.forms import FormData, parse_form, service_errors, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
@@ -105,6 +106,8 @@ def process_detail(process_id: Id, request: Request, session: SessionDep, actor:
         "can_edit": service.can_edit(actor.user, process),
         "can_see_history": service.can_see_history(actor.user),
         "departments": {d.code: d for d in list_departments(session)},
+        # What the later domains relate to the process (its initiatives, KPIs, event logs): their sections.
+        **extend("process_detail", session, process_id=process.id, user=actor.user),
     })
 
 
