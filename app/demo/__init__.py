@@ -77,8 +77,8 @@ def load(session: Session) -> None:
         owner = get_by_email(session, spec["owner"])
         data = ProcessCreate(**{k: v for k, v in spec.items() if k != "owner"})
         create_process(session, data, owner)
-    load_metrics(session)
     load_initiatives(session)
+    load_metrics(session)  # the KPIs of the initiative
     load_measures(session)
 
 

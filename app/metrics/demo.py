@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from app.core.config import get_settings
+from app.initiatives.models import Initiative
 from app.metrics.ingest import Row, ingest
 from app.metrics.models import AlertRuleKind, Grain, Kpi
 from app.metrics.schemas import AlertRuleCreate, KpiCreate, ObservationIn
@@ -61,13 +62,16 @@ def _score(day: int, rng: random.Random) -> float:
 
 
 def load_metrics(session: Session) -> None:
-    """Load the demo KPIs of YH-LC01 and their observations (the processes and users must exist)."""
+    """Load the demo KPIs of YH-LC01 and their observations (the processes and users must exist); they are
+    the KPIs of YH-LC01's initiative when it exists (loaded first), so its pages link to them."""
     process = session.exec(select(Process).where(Process.code_norm == "YH-LC01")).first()
     lead = session.exec(select(User).where(User.email_norm == "lead@example.com")).first()
     if process is None or lead is None:
         return
-    kpis: dict[str, Kpi] = {spec["code"]: create_kpi(session, KpiCreate(**spec, process_id=process.id), lead)
-                            for spec in KPIS}
+    initiative = session.exec(select(Initiative).where(Initiative.process_id == process.id)).first()
+    initiative_id = initiative.id if initiative is not None else None
+    kpis: dict[str, Kpi] = {spec["code"]: create_kpi(
+        session, KpiCreate(**spec, process_id=process.id, initiative_id=initiative_id), lead) for spec in KPIS}
     tz = ZoneInfo(get_settings().business_timezone)
     today = datetime.now(UTC).astimezone(tz).date()
     rng = random.Random(2026)
