@@ -37,20 +37,23 @@ def test_process_initiative_and_kpis_link_each_other(page) -> None:  # noqa: ANN
     expect(page).to_have_url(re.compile(r"/initiatives/\d+$"))
     expect(page.locator("h1")).to_contain_text(INITIATIVE)
 
-    # The overview lists the KPIs: the initiative's own and, below, its process's (the demo's are those).
+    # The overview lists the initiative's KPIs (the demo's are its own).
     kpis = page.locator("#related-kpis")
     expect(kpis).to_contain_text("YH-LC01-ERR")
     kpis.locator("a", has_text="YH-LC01-ERR").click()
     expect(page.locator("h1")).to_contain_text("YH-LC01-ERR")
     page.go_back()
-    kpis.get_by_role("link", name="Open the dashboard").last.click()
-    expect(page).to_have_url(re.compile(r"/metrics\?process=\d+$"))
+    kpis.get_by_role("link", name="Open the dashboard").first.click()
+    expect(page).to_have_url(re.compile(r"/metrics\?initiative=\d+$"))
 
     page.goto(process_url)
     page.locator("#related-kpis a", has_text="YH-LC01-ACT").click()
     expect(page).to_have_url(re.compile(r"/metrics/kpis/\d+$"))
     expect(page.locator("h1")).to_contain_text("YH-LC01-ACT")
     expect(page.locator("main")).not_to_contain_text(re.compile(r"Initiative\s*#\d"))
+    page.locator(".related-crumbs").get_by_role("link", name=re.compile(INITIATIVE)).click()  # its initiative
+    expect(page.locator("h1")).to_contain_text(INITIATIVE)
+    page.go_back()
     page.locator(".related-crumbs").get_by_role("link", name=re.compile("YH-LC01")).click()
     expect(page).to_have_url(process_url)
 
