@@ -19,7 +19,7 @@ from app.core.labels import N_
 from app.core.templating import is_htmx, redirect, render
 from app.initiatives import service as initiatives
 from app.initiatives.models import Initiative
-from app.mining import flowmap, service
+from app.mining import flowmap, service, steps
 from app.mining.api import parse_lifecycle, read_upload
 from app.mining.models import EventLog
 from app.mining.readers import ColumnMapping
@@ -28,6 +28,8 @@ from app.processes.models import Process, ProcessStatus
 
 router = APIRouter(prefix="/event-logs")
 
+# The sections of a log's page, in their order on it.
+SECTIONS = ("flow", "variants", "cycle", "bottlenecks", "activities", "weekly", "steps", "publish")
 UNITS = {"d": N_("d"), "h": N_("h"), "min": N_("min"), "s": N_("s")}
 
 
@@ -204,7 +206,10 @@ def log_detail(
     activity: Annotated[str | None, Query(max_length=300)] = None,
     detail: Annotated[int | None, Query(ge=5, le=100)] = None,
     metric: Annotated[str, Query(pattern="^(frequency|time)$")] = "frequency",
+    open_: Annotated[str, Query(alias="open", pattern=f"^({'|'.join(SECTIONS)})?$")] = "",
 ) -> Response:
+    """The log's summary, then its analysis in sections (`open` names one to show open; the flow map is by
+    default)."""
     flt = service.AnalysisFilter(_date(from_, "from"), _date(to, "to"), activity or None)
     log, frame, result = service.analyze_log(session, log_id, flt)
     if detail is None:  # a readable map by default: all edges of small logs, the frequent ones of large logs
@@ -232,8 +237,10 @@ def log_detail(
                 "metric": metric,
             },
             "dur": duration_formatter(gettext),
+            "open_section": open_ or "flow",
             "can_delete": service.can_delete(session, actor.user, log),
             "can_publish": service.can_publish(session, actor.user, log),
+            "published_kpis": _published_kpis(session.get(Process, log.process_id), negotiate(request)),
             **_steps_context(session, actor, log, frame),
             "start_node": flowmap.START,
             "end_node": flowmap.END,
@@ -242,12 +249,30 @@ def log_detail(
     )
 
 
-def _steps_context(session: Session, actor: Any, log: EventLog, events: pl.DataFrame) -> dict[str, Any]:
+def _published_kpis(process: Process, locale: str) -> list[tuple[str, str]]:
+    """(code, name in the reader's language) of the KPIs publishing the log feeds."""
+    return [(service.log_kpi_code(process.code, suffix), name_zh if locale.startswith("zh") else name_en)
+            for suffix, name_en, name_zh, *_ in service.LOG_KPIS]
+
+
+def _steps_context(session: Session, actor: Any, log: EventLog, events: pl.DataFrame, *,
+                   suggest: bool = True) -> dict[str, Any]:
+    """The survey comparison of a log of an initiative; while none of its activities is mapped, a suggested
+    step for each activity (pre-selected in the form, saved only when the user saves the mapping; not right
+    after the user saved every activity as unmapped)."""
     if log.initiative_id is None:
         return {"steps": None}
     ini = session.get(Initiative, log.initiative_id)
-    return {"steps": service.step_comparison(session, log, events), "initiative": ini,
-            "can_map": ini is not None and initiatives.can_edit(session, actor.user, ini)}
+    comparison = service.step_comparison(session, log, events)
+    can_map = ini is not None and initiatives.can_edit(session, actor.user, ini)
+    order = steps.activity_order(events)  # the activities as they occur, to map them down the steps
+    rank = {a: i for i, a in enumerate(order)}
+    comparison["activities"].sort(key=lambda a: rank.get(a["activity"], len(rank)))
+    suggestions: dict[str, steps.Suggestion] = {}
+    if suggest and can_map and not any(a["step_id"] for a in comparison["activities"]):
+        suggestions = steps.suggest_mapping(order, [(st["step_id"], st["name"]) for st in comparison["steps"]])
+    return {"steps": comparison, "initiative": ini, "can_map": can_map, "suggestions": suggestions,
+            "mapped": sum(1 for a in comparison["activities"] if a["step_id"])}
 
 
 @router.post("/{log_id}/steps")
@@ -256,17 +281,21 @@ def map_step(
     request: Request,
     session: SessionDep,
     actor: CurrentActor,
-    activity: Annotated[str, Form(max_length=300)],
-    step_id: Annotated[str, Form()] = "",
+    activity: Annotated[list[str], Form()],
+    step_id: Annotated[list[str], Form()],
 ) -> Response:
-    """Map an activity to a survey step: the team of the log's initiative and administrators."""
+    """Save the mapping of the activities named (each `activity` with the `step_id` in the same place, empty
+    for none) to survey steps: the team of the log's initiative and administrators."""
+    if len(activity) != len(step_id) or any(len(a) > 300 for a in activity):
+        raise RuleViolation(N_("Each activity needs one step (or none), and an activity has at most 300 characters."))
     log, events = service.get_log(session, log_id), service.load_events(session, log_id)
-    service.set_step_links(session, log, events, {activity: parse_id(step_id)},
+    service.set_step_links(session, log, events, {a: parse_id(s) for a, s in zip(activity, step_id, strict=True)},
                            actor.user)
     if not is_htmx(request):
-        return redirect(request, f"/event-logs/{log_id}#steps")
-    return render(request, "mining/detail.html", {"log": log, "dur": duration_formatter(gettext_for(
-        negotiate(request))), **_steps_context(session, actor, log, events)}, block="steps")
+        return redirect(request, f"/event-logs/{log_id}?open=steps#steps")
+    return render(request, "mining/detail.html", {
+        "log": log, "dur": duration_formatter(gettext_for(negotiate(request))), "open_section": "steps",
+        "saved": True, **_steps_context(session, actor, log, events, suggest=False)}, block="steps")
 
 
 @router.post("/{log_id}/publish-kpis")
@@ -284,6 +313,7 @@ def delete(log_id: Id, request: Request, session: SessionDep, actor: CurrentActo
     process_id = log.process_id
     service.delete_log(session, log_id, actor.user)
     return redirect(request, f"/event-logs?process_id={process_id}", flash="eventlog_deleted")
+
 
 # ---------------------------------------------------------------- sections of earlier domains' pages
 # (imported here, after the event-log pages, so that these sections stay apart from them)
