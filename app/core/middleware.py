@@ -153,7 +153,8 @@ class BodyLimit:
         await response(scope, _nothing, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope["method"] in ("GET", "HEAD") and not _has_body(scope)):
+            # a read without a body (nearly every request): nothing to bound, no lookup, no wrapping
             await self.app(scope, receive, send)
             return
         limit = limit_for(scope["method"], scope["path"])
