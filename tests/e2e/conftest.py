@@ -86,3 +86,13 @@ def htmx_idle(page) -> None:  # noqa: ANN001
     settle step; a test acting faster than a person could otherwise hit a not-yet-bound form)."""
     expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")).to_have_count(0)
     page.wait_for_timeout(30)  # htmx's settle delay is 20 ms
+
+
+def fill_form(form, values: dict[str, str]) -> None:  # noqa: ANN001
+    """Fill a form's fields by name as a person would: type into inputs and text areas, choose in selects."""
+    for name, value in values.items():
+        field = form.locator(f"[name={name}]")
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import htmx_idle, login
+from tests.e2e.conftest import fill_form, htmx_idle, login
 from tests.e2e.server import LEAD
 
 pytestmark = pytest.mark.e2e
@@ -26,10 +26,7 @@ def _not_reloaded(page) -> bool:  # noqa: ANN001
 
 def _add_step(page, name: str, minutes: str, department: str, kind: str = "activity", flags=()) -> None:  # noqa: ANN001
     row = page.locator("tfoot tr.adding")
-    row.locator("input[name=name]").fill(name)
-    row.locator("select[name=kind]").select_option(kind)
-    row.locator("select[name=department]").select_option(department)
-    row.locator("input[name=minutes]").fill(minutes)
+    fill_form(row, {"name": name, "kind": kind, "department": department, "minutes": minutes})
     for flag in flags:
         row.locator(f"input[name=problem_flags][value={flag}]").check()
     page.locator("#new-step button[type=submit]").click()
@@ -90,10 +87,12 @@ def test_initiative_from_survey_to_matrix_and_gate(page) -> None:  # noqa: ANN00
     assert _not_reloaded(page)
     # A research record.
     research = page.locator("#research")
-    research.locator("select[name=method]").select_option("interview")
-    research.locator("input[name=conducted_on]").fill("2026-03-02")
-    research.locator("input[name=participants]").fill("Warehouse team lead")
-    research.locator("textarea[name=findings]").fill("Picking waits for the credit check e-mail")
+    fill_form(research, {
+        "method": "interview",
+        "conducted_on": "2026-03-02",
+        "participants": "Warehouse team lead",
+        "findings": "Picking waits for the credit check e-mail",
+    })
     research.get_by_role("button", name="Add record").click()
     expect(research).to_contain_text("Warehouse team lead")
 
@@ -106,11 +105,13 @@ def test_initiative_from_survey_to_matrix_and_gate(page) -> None:  # noqa: ANN00
     # Problems: record two, scored.
     page.locator("nav.tabs").get_by_role("link", name="Problems").click()
     form = page.locator("#new-issue")
-    form.locator("input[name=title]").fill("Late fulfilment causes complaints")
-    form.locator("select[name=category]").select_option("efficiency")
-    form.locator("select[name=source]").select_option("feedback")
-    form.locator("select[name=impact]").select_option("5")
-    form.locator("select[name=urgency]").select_option("5")
+    fill_form(form, {
+        "title": "Late fulfilment causes complaints",
+        "category": "efficiency",
+        "source": "feedback",
+        "impact": "5",
+        "urgency": "5",
+    })
     form.get_by_role("button", name="Record the problem").click()
     expect(page).to_have_url(re.compile(r"/issues/\d+$"))
     expect(page.locator("#messages")).to_contain_text("Problem recorded.")
@@ -134,11 +135,13 @@ def test_initiative_from_survey_to_matrix_and_gate(page) -> None:  # noqa: ANN00
 
     page.goto(ini_url + "/issues")
     form = page.locator("#new-issue")
-    form.locator("input[name=title]").fill("Report format tweak")
-    form.locator("select[name=category]").select_option("quality")
-    form.locator("select[name=source]").select_option("feedback")
-    form.locator("select[name=impact]").select_option("1")
-    form.locator("select[name=urgency]").select_option("1")
+    fill_form(form, {
+        "title": "Report format tweak",
+        "category": "quality",
+        "source": "feedback",
+        "impact": "1",
+        "urgency": "1",
+    })
     form.get_by_role("button", name="Record the problem").click()
     expect(page).to_have_url(re.compile(r"/issues/\d+$"))
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login
+from tests.e2e.conftest import fill_form, login
 from tests.e2e.server import LEAD
 
 pytestmark = pytest.mark.e2e
@@ -28,16 +28,18 @@ def test_add_a_countermeasure_to_a_problem_and_see_it_in_table2(page) -> None:  
     what = f"Alert the on-call engineer when activation fails {uuid.uuid4().hex[:6]}"
     form = page.locator("#new-measure form")
     expect(form.locator("select[name=issue_ids] option[selected]")).to_contain_text("No alert when activation")
-    form.locator("input[name=goal]").fill("No failed activation unnoticed")
-    form.locator("textarea[name=description]").fill(what)
-    form.locator("select[name=type]").select_option("alert")
-    form.locator("select[name=department]").select_option("technology")
-    form.locator("input[name=due_date]").fill("2030-01-31")
-    form.locator("input[name=effect_metric]").fill("Unnoticed failures")
-    form.locator("input[name=effect_baseline]").fill("12")
-    form.locator("input[name=effect_target]").fill("0")
-    form.locator("input[name=effect_unit]").fill("per week")
-    form.locator("select[name=effect_direction]").select_option("lower_is_better")
+    fill_form(form, {
+        "goal": "No failed activation unnoticed",
+        "description": what,
+        "type": "alert",
+        "department": "technology",
+        "due_date": "2030-01-31",
+        "effect_metric": "Unnoticed failures",
+        "effect_baseline": "12",
+        "effect_target": "0",
+        "effect_unit": "per week",
+        "effect_direction": "lower_is_better",
+    })
     form.get_by_role("button", name="Add the countermeasure").click()
 
     row = page.locator("#table2 tbody tr", has_text=what)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import htmx_idle, login
+from tests.e2e.conftest import fill_form, htmx_idle, login
 from tests.e2e.server import LEAD
 
 pytestmark = pytest.mark.e2e
@@ -143,12 +143,14 @@ def test_filling_in_a_form_does_not_filter_the_list(page) -> None:  # noqa: ANN0
     sent = _watch_filter(page, f"/initiatives/{ini}/issues")
     before = page.evaluate("history.length")
     form = page.locator("#new-issue form")
-    form.locator("input[name=title]").fill("Orders wait for the credit check")
-    form.locator("select[name=category]").select_option("efficiency")
-    form.locator("select[name=source]").select_option("feedback")
-    form.locator("select[name=impact]").select_option("4")
-    form.locator("select[name=urgency]").select_option("3")
-    form.locator("select[name=status]").select_option("analysing")
+    fill_form(form, {
+        "title": "Orders wait for the credit check",
+        "category": "efficiency",
+        "source": "feedback",
+        "impact": "4",
+        "urgency": "3",
+        "status": "analysing",
+    })
     form.locator("select[name=owner_id]").select_option(index=1)
     page.wait_for_timeout(300)
     assert sent == [], f"the filter fired: {sent}"
@@ -164,9 +166,7 @@ def test_filling_in_a_form_does_not_filter_the_list(page) -> None:  # noqa: ANN0
     sent = _watch_filter(page, f"/initiatives/{ini}/measures")
     before = page.evaluate("history.length")
     form = page.locator("#new-measure form")
-    form.locator("input[name=goal]").fill("Credit check within 5 minutes")
-    form.locator("select[name=type]").select_option("automate")
-    form.locator("select[name=department]").select_option("finance")
+    fill_form(form, {"goal": "Credit check within 5 minutes", "type": "automate", "department": "finance"})
     form.locator("select[name=owner_id]").select_option(index=1)
     form.locator("select[name=status]").select_option("in_progress")
     form.locator("select[name=effect_direction]").select_option("lower_is_better")

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import htmx_idle, login
+from tests.e2e.conftest import fill_form, htmx_idle, login
 from tests.e2e.server import LEAD
 
 pytestmark = pytest.mark.e2e
@@ -83,10 +83,7 @@ def test_new_kpi_chooses_its_initiative_from_a_select(page) -> None:  # noqa: AN
     choice.select_option(choice.locator("option", has_text=INITIATIVE).get_attribute("value"))
 
     code = f"YH-LC01-E2E{uuid.uuid4().hex[:4].upper()}"
-    form.locator("input[name=code]").fill(code)
-    form.locator("input[name=name_en]").fill("Review wait")
-    form.locator("input[name=name_zh]").fill("审核等待")
-    form.locator("input[name=unit]").fill("min")
+    fill_form(form, {"code": code, "name_en": "Review wait", "name_zh": "审核等待", "unit": "min"})
     form.locator("button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/metrics/kpis/\d+$"))
     expect(page.locator("h1")).to_contain_text(code)
