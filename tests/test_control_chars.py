@@ -110,20 +110,6 @@ def test_a_form_with_a_control_character_is_refused_in_the_readers_language(clie
     assert _counts(session) == before
 
 
-def test_a_survey_import_names_the_row_and_column(client, factory):
-    team = InitiativeFactory(factory.session, factory).team()
-    auth = factory.bearer(team.leader)
-    url = f"{API}/initiatives/{team.initiative.id}/survey"
-    table = ("Current step,Step type,Responsible department,Minutes,Systems used\n"
-             "Fill in form,activity,operations,5,CRM\n"
-             "Re\x0bview,activity,operations,30,CRM\n")
-    problem = assert_problem(client.post(f"{url}/import", files={"file": ("table1.csv", table.encode())},
-                                         headers=auth), 422)
-    assert [(e["row"], e["column"]) for e in problem["errors"]] == [(3, "Current step")], problem
-    assert "U+000B" in problem["errors"][0]["message"]
-    assert client.get(f"{url}/steps", headers=auth).json()["items"] == []
-
-
 def test_a_kpi_csv_label_names_the_row_and_field(client, factory, session):
     kpi = make_kpi(session, factory.user(Role.admin))
     session.flush()

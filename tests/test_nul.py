@@ -83,17 +83,20 @@ def test_an_import_with_nul_is_refused_whole(client, factory):
     assert client.get("/api/v1/event-logs", headers=auth).json()["items"] == []
 
 
-def test_a_survey_import_with_nul_names_the_row_and_column(client, factory):
+@pytest.mark.parametrize(("row", "column", "said"), [
+    ("Review,activity,operations,30,C\x00RM", "Systems used", "NUL"),
+    ("Re\x0bview,activity,operations,30,CRM", "Current step", "U+000B"),  # any control character
+])
+def test_a_survey_import_with_nul_names_the_row_and_column(client, factory, row, column, said):
     team = InitiativeFactory(factory.session, factory).team()
     auth = factory.bearer(team.leader)
     url = f"/api/v1/initiatives/{team.initiative.id}/survey"
     table = ("Current step,Step type,Responsible department,Minutes,Systems used\n"
-             "Fill in form,activity,operations,5,CRM\n"
-             "Review,activity,operations,30,C\x00RM\n")
+             f"Fill in form,activity,operations,5,CRM\n{row}\n")
     r = client.post(f"{url}/import", files={"file": ("table1.csv", table.encode())}, headers=auth)
     problem = assert_problem(r, 422)
-    assert [(e["row"], e["column"]) for e in problem["errors"]] == [(3, "Systems used")], problem
-    assert "NUL" in problem["errors"][0]["message"]
+    assert [(e["row"], e["column"]) for e in problem["errors"]] == [(3, column)], problem
+    assert said in problem["errors"][0]["message"]
     assert client.get(f"{url}/steps", headers=auth).json()["items"] == []
 
 

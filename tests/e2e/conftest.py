@@ -96,3 +96,14 @@ def fill_form(form, values: dict[str, str]) -> None:  # noqa: ANN001
             field.select_option(value)
         else:
             field.fill(value)
+
+
+def mark_document(page) -> None:  # noqa: ANN001
+    """A flag that only survives as long as the page is not reloaded (see `not_reloaded`)."""
+    page.wait_for_load_state("load")  # htmx (deferred) has taken over the page
+    page.evaluate("window.__e2eNoReload = true")
+
+
+def not_reloaded(page) -> bool:  # noqa: ANN001
+    """The page changed in place (htmx), it was not loaded again since `mark_document`."""
+    return page.evaluate("window.__e2eNoReload === true")

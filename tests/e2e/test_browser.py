@@ -8,20 +8,10 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, mark_document, not_reloaded
 from tests.e2e.server import ADMIN, LEAD
 
 pytestmark = pytest.mark.e2e
-
-
-def _mark_document(page) -> None:  # noqa: ANN001
-    """A flag that only survives as long as the page is not reloaded."""
-    page.wait_for_load_state("load")  # htmx (deferred) has taken over the page
-    page.evaluate("window.__e2eNoReload = true")
-
-
-def _not_reloaded(page) -> bool:  # noqa: ANN001
-    return page.evaluate("window.__e2eNoReload === true")
 
 
 def test_login_language_switch_and_logout(page) -> None:  # noqa: ANN001
@@ -81,7 +71,7 @@ def test_create_process_with_inline_errors(page) -> None:  # noqa: ANN001
     page.select_option("select[name=owner_department]", "customer_service")
     page.check("input[name=departments][value=customer_service]")
     page.check("input[name=departments][value=operations]")
-    _mark_document(page)
+    mark_document(page)
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="Save").click()
     assert posted.value.status == 422
@@ -98,7 +88,7 @@ def test_create_process_with_inline_errors(page) -> None:  # noqa: ANN001
     expect(page.locator("input[name=departments][value=operations]")).to_be_checked()
     expect(page.locator("input[name=departments][value=finance]")).not_to_be_checked()
     expect(page.locator("input[name=name]")).not_to_have_attribute("aria-invalid", "true")
-    assert _not_reloaded(page), "the error should be swapped in by htmx, not by a page load"
+    assert not_reloaded(page), "the error should be swapped in by htmx, not by a page load"
     expect(page).to_have_url(re.compile(r"/processes/new$"))
 
     new_code = f"E2E-{uuid.uuid4().hex[:6].upper()}"
@@ -119,7 +109,7 @@ def test_live_search_updates_rows_without_reload(page) -> None:  # noqa: ANN001
     rows = page.locator("#process-rows tr")
     expect(rows.filter(has_text="YH-LC01")).to_have_count(1)
     expect(rows.filter(has_text="YH-LC02")).to_have_count(1)
-    _mark_document(page)
+    mark_document(page)
 
     search = page.get_by_role("searchbox")
     search.press_sequentially("LC02", delay=30)
@@ -142,7 +132,7 @@ def test_live_search_updates_rows_without_reload(page) -> None:  # noqa: ANN001
     page.select_option("select[name=status]", "")
     expect(rows.filter(has_text="YH-LC01")).to_have_count(1)
     expect(rows.filter(has_text="YH-LC02")).to_have_count(1)
-    assert _not_reloaded(page)
+    assert not_reloaded(page)
 
 
 def test_htmx_posts_carry_the_csrf_token_header(page) -> None:  # noqa: ANN001

@@ -9,19 +9,10 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import fill_form, htmx_idle, login
+from tests.e2e.conftest import fill_form, htmx_idle, login, mark_document, not_reloaded
 from tests.e2e.server import LEAD
 
 pytestmark = pytest.mark.e2e
-
-
-def _mark_document(page) -> None:  # noqa: ANN001
-    page.wait_for_load_state("load")  # htmx (deferred) has taken over the page
-    page.evaluate("window.__e2eNoReload = true")
-
-
-def _not_reloaded(page) -> bool:  # noqa: ANN001
-    return page.evaluate("window.__e2eNoReload === true")
 
 
 def _add_step(page, name: str, minutes: str, department: str, kind: str = "activity", flags=()) -> None:  # noqa: ANN001
@@ -53,19 +44,19 @@ def test_initiative_from_survey_to_matrix_and_gate(page) -> None:  # noqa: ANN00
     ini_url = page.url
 
     # Advancing now is refused, and the page says why (without a reload).
-    _mark_document(page)
+    mark_document(page)
     page.get_by_role("button", name="Advance to Root cause").click()
     gate = page.locator("#gate")
     expect(gate.locator(".flash-error")).to_contain_text("The gate does not hold yet")
     expect(gate.locator(".gate-unmet")).to_have_count(2)
     expect(gate).to_contain_text("Record the current process in the survey")
     expect(gate).to_contain_text("Record at least one interview")
-    assert _not_reloaded(page)
+    assert not_reloaded(page)
     expect(page.locator(".phase-bar [aria-current=step]")).to_contain_text("Diagnosis")
 
     # Survey: three steps added in place, totals follow.
     page.locator("nav.tabs").get_by_role("link", name="Current-state survey").click()
-    _mark_document(page)
+    mark_document(page)
     _add_step(page, "Order received", "2", "customer_service", kind="input")
     _add_step(page, "Credit and amount check", "45", "finance", kind="decision", flags=("efficiency",))
     _add_step(page, "Picking and shipping", "120.5", "operations", flags=("collaboration",))
@@ -84,7 +75,7 @@ def test_initiative_from_survey_to_matrix_and_gate(page) -> None:  # noqa: ANN00
     editing.get_by_role("button", name="Save").click()
     expect(page.locator("#survey tr.editing")).to_have_count(0)
     expect(page.locator(".totals")).to_contain_text("168.5")
-    assert _not_reloaded(page)
+    assert not_reloaded(page)
     # A research record.
     research = page.locator("#research")
     fill_form(research, {
@@ -117,7 +108,7 @@ def test_initiative_from_survey_to_matrix_and_gate(page) -> None:  # noqa: ANN00
     expect(page.locator("#messages")).to_contain_text("Problem recorded.")
 
     # A fishbone cause on the method bone, marked as root cause.
-    _mark_document(page)
+    mark_document(page)
     cause = page.locator("#cause-form")
     cause.locator("select[name=category]").select_option("method")
     cause.locator("input[name=text]").fill("Credit check by e-mail")
@@ -131,7 +122,7 @@ def test_initiative_from_survey_to_matrix_and_gate(page) -> None:  # noqa: ANN00
     whys.locator("input[name=answer]").fill("The credit check result comes by e-mail")
     whys.get_by_role("button", name="Add why").click()
     expect(whys.locator(".why")).to_have_count(1)
-    assert _not_reloaded(page)
+    assert not_reloaded(page)
 
     page.goto(ini_url + "/issues")
     form = page.locator("#new-issue")
@@ -147,7 +138,7 @@ def test_initiative_from_survey_to_matrix_and_gate(page) -> None:  # noqa: ANN00
 
     # The matrix: changing the scores moves the card to another quadrant at once.
     page.goto(ini_url + "/matrix")
-    _mark_document(page)
+    mark_document(page)
     defer = page.locator(".quadrant-defer")
     do_first = page.locator(".quadrant-do_first")
     expect(defer).to_contain_text("Report format tweak")
@@ -162,7 +153,7 @@ def test_initiative_from_survey_to_matrix_and_gate(page) -> None:  # noqa: ANN00
     expect(do_first).to_contain_text("Report format tweak")
     expect(do_first.locator(".issue-card").first).to_contain_text("Late fulfilment")  # 25 before 16
     expect(defer.locator(".issue-card")).to_have_count(0)
-    assert _not_reloaded(page)
+    assert not_reloaded(page)
 
     # Now the diagnosis gate holds: advance.
     page.goto(ini_url)

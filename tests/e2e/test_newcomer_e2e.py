@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import fill_form, htmx_idle, login
+from tests.e2e.conftest import fill_form, htmx_idle, login, mark_document
 from tests.e2e.server import LEAD
 
 pytestmark = pytest.mark.e2e
@@ -51,11 +51,6 @@ class Api:
         return ini["id"]
 
 
-def _mark_document(page) -> None:  # noqa: ANN001
-    page.wait_for_load_state("load")
-    page.evaluate("window.__e2eNoReload = true")
-
-
 def _title() -> str:
     return f"Newcomer {uuid.uuid4().hex[:6]}"
 
@@ -66,7 +61,7 @@ def test_team_and_phase_changes_show_at_once(page) -> None:  # noqa: ANN001
     login(page, *LEAD)
     ini = Api(page).initiative(_title())
     page.goto(f"/initiatives/{ini}")
-    _mark_document(page)
+    mark_document(page)
     team = page.locator("#team")
     picker = team.locator("select[name=user_id]")
     option = picker.locator("option:not([value=''])").first
