@@ -22,7 +22,8 @@ import pytest
 from babel.messages.pofile import read_po
 
 from app.core.i18n import TRANSLATIONS_DIR
-from tests.e2e.conftest import login
+from tests.e2e.conftest import DESKTOP, login
+from tests.e2e.server import live_server
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +87,19 @@ def _crawl(page, start: str, limit: int = 120) -> dict[str, str]:  # noqa: ANN00
     return texts
 
 
-def test_chinese_pages_show_no_english_of_procopts_own(page) -> None:  # noqa: ANN001
+@pytest.fixture
+def demo_page(browser, _browser_available):  # noqa: ANN001, ANN201
+    """A page on a server of its own with the demo data only: the other browser tests' records (typed in
+    English on purpose) are not procopt's words."""
+    with live_server() as base:
+        context = browser.new_context(base_url=base, viewport=DESKTOP)
+        context.set_default_timeout(5000)
+        yield context.new_page()
+        context.close()
+
+
+def test_chinese_pages_show_no_english_of_procopts_own(demo_page) -> None:  # noqa: ANN001
+    page = demo_page
     login(page, *ADMIN)
     page.goto("/lang?set=zh_CN&next=/processes")
     texts = _crawl(page, "/processes")
