@@ -19,14 +19,16 @@ from app.mining import models as mining_models
 from app.processes import models as process_models
 from app.raci import gates as raci_gates
 from app.raci import models as raci_models
+from app.sops import gates as sop_gates
+from app.sops import models as sop_models
 from app.survey import gates as survey_gates
 from app.survey import models as survey_models
 from app.users import models as user_models
 
 # The layers, lowest first: each may import those before it (tests/test_layering.py).
 REGISTRIES = ("core", "users", "departments", "processes", "auth")
-METHOD_ORDER = ("initiatives", "survey", "issues", "raci", "measures", "metrics", "mining")
+METHOD_ORDER = ("initiatives", "survey", "issues", "raci", "measures", "metrics", "sops", "mining")
 
 TABLES = (auth_models, audit, department_models, initiative_models, issue_models, metric_models,
-          measure_models, mining_models, process_models, raci_models, survey_models, user_models)
-GATE_CRITERIA = (survey_gates, issue_gates, raci_gates, measure_gates)
+          measure_models, mining_models, process_models, raci_models, sop_models, survey_models, user_models)
+GATE_CRITERIA = (survey_gates, issue_gates, raci_gates, measure_gates, sop_gates)

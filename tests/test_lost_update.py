@@ -120,6 +120,33 @@ def _alert_rule(race: Race) -> tuple[int, str]:
     return r.json()["id"], f"/api/v1/kpis/{kpi}/alert-rules/{r.json()['id']}"
 
 
+def _sop_draft(race: Race) -> int:
+    """An SOP draft (the demo has none): a standalone revision of the first process, made once."""
+    with race.engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT id FROM sop_versions WHERE state = 'draft' LIMIT 1")).first()
+    if row is not None:
+        return row.id
+    process = _row("processes")(race)
+    r = race.client.post(f"/api/v1/processes/{process}/sop", json={}, headers=race.headers)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _sop_section(race: Race) -> tuple[int, str]:
+    vid = _sop_draft(race)
+    race.etag = race.client.get(f"/api/v1/sop-versions/{vid}", headers=race.headers).headers["etag"]  # type: ignore[attr-defined]
+    return vid, f"/api/v1/sop-versions/{vid}/sections/forms"
+
+
+def _sop_comment(race: Race) -> tuple[int, str]:
+    vid = _sop_draft(race)
+    r = race.client.post(f"/api/v1/sop-versions/{vid}/comments", json={"section": "purpose", "text": "race"},
+                         headers=race.headers)
+    assert r.status_code == 201, r.text
+    race.etag = r.headers["etag"]  # type: ignore[attr-defined]
+    return r.json()["id"], f"/api/v1/sop-versions/{vid}/comments/{r.json()['id']}"
+
+
 CASES = {
     "process": Case("processes", _simple("processes", "/api/v1/processes/{id}"),
                     ({"name": "race one"}, {"name": "race two"})),
@@ -142,6 +169,10 @@ CASES = {
                 ({"answer": "race one"}, {"answer": "race two"})),
     "countermeasure": Case("measures", _simple("measures", "/api/v1/measures/{id}"),
                            ({"description": "race one"}, {"description": "race two"})),
+    "sop section": Case("sop_versions", _sop_section, ([{"name": "race one"}], [{"name": "race two"}]),
+                        etag_from="post"),
+    "sop comment": Case("sop_comments", _sop_comment, ({"text": "race one"}, {"text": "race two"}),
+                        etag_from="post"),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.initiatives.models import Phase
 from tests.initiatives.factories import YH_STEPS, add_issue, add_raci, add_record, add_steps
+from tests.sops.factories import add_approved_sop
 
 API = "/api/v1"
 
@@ -275,6 +276,7 @@ def test_root_cause_gate(client, factory, team, session):
     assert r.status_code == 422 and r.json()["errors"][0]["type"] == "do_first_planned"
     client.post(f"{iurl}/measures", json={"goal": "Activation <= 5 min", "issue_ids": [scored.id],
                                           "description": "Automatic check", "type": "automate"}, headers=h)
+    add_approved_sop(session, team.initiative, team.leader)  # and a signed SOP
     r = client.post(f"{iurl}/advance", headers=h)  # and a RACI matrix without errors
     assert r.status_code == 422 and [e["type"] for e in r.json()["errors"]] == ["raci_defined"]
     add_raci(session, team.initiative, team.leader)

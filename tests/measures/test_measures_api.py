@@ -12,6 +12,7 @@ from app.initiatives.models import Phase
 from app.measures.models import Measure, MeasureIssue
 from tests.initiatives.factories import add_issue, add_raci
 from tests.measures.helpers import API, add_measure, body
+from tests.sops.factories import add_approved_sop
 
 
 def _counts(session):  # noqa: ANN001, ANN202
@@ -140,6 +141,7 @@ def _to_design(session, team):  # noqa: ANN001, ANN202
 
 def test_design_gate_needs_a_measure_for_every_do_first_problem(client, factory, team, session):
     _to_design(session, team)
+    add_approved_sop(session, team.initiative, team.leader)  # the SOP's criterion met
     do_first = add_issue(session, team.initiative, team.leader, impact=5, urgency=4)
     add_issue(session, team.initiative, team.leader, impact=2, urgency=2)  # defer: needs none
     add_issue(session, team.initiative, team.leader, impact=5, urgency=5, status="resolved")  # closed

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.initiatives.models import Phase
 from app.raci.service import toggle
 from tests.initiatives.factories import add_raci
+from tests.sops.factories import add_approved_sop
 
 API = "/api/v1/initiatives"
 
@@ -20,6 +21,7 @@ def test_design_gate_reads_the_raci_matrix(client, factory, team, session):
     ini.current_phase = Phase.design
     session.add(ini)
     session.flush()
+    add_approved_sop(session, ini, team.leader)  # the SOP's criterion met
     h = factory.bearer(team.leader)
     assert set(_unmet(client, h, ini.id)) == {"raci_defined"}  # no problems: do-first is met
     act, (first, second) = add_raci(session, ini, team.leader, ("A", "A"))  # two A, no R

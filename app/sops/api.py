@@ -1,0 +1,214 @@
+"""SOP documents: `/processes/{process}/sop`, `/initiatives/{id}/sop/draft`, `/sops/{id}/...` and
+`/sop-versions/{id}/...` (sections, review, sign-off, publishing)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Request, Response, status
+
+from app.auth.deps import CurrentActor, require_scope
+from app.core.db import SessionDep
+from app.core.etag import optional_version, required_version, set_etag
+from app.core.ids import Id
+from app.core.openapi import TEAM_PATCH, TEAM_PROBLEMS
+from app.sops import service
+from app.sops.models import SopVersion
+from app.sops.schemas import (
+    CommentCreate,
+    CommentPage,
+    CommentRead,
+    CommentUpdate,
+    NextRequest,
+    PublishRequest,
+    Section,
+    SectionValue,
+    SopCreate,
+    SopVersionPage,
+    SopVersionRead,
+    SubmitRequest,
+    Table4,
+    VoteRequest,
+    WithdrawRequest,
+)
+
+router = APIRouter(tags=["sops"])
+VERSION = "sop-version"
+COMMENT = "sop-comment"
+ProcessRef = Annotated[str, Path(min_length=1, max_length=40, description="The process's id or code (`YH-LC01`).")]
+CHANGE = {**TEAM_PATCH, 409: {"description": "The version's state does not allow it (published versions are "
+                                             "immutable)"}}
+CREATE = {**TEAM_PROBLEMS, 409: {"description": "Another version of the SOP is still open, or the phase is wrong"}}
+READ = TEAM_PROBLEMS
+
+
+def _version(session, response: Response, v: SopVersion) -> SopVersionRead:  # noqa: ANN001
+    set_etag(response, VERSION, v.id, v.version)
+    return service.to_read(session, v)
+
+
+def _created(session, response: Response, v: SopVersion) -> SopVersionRead:  # noqa: ANN001
+    response.headers["Location"] = f"/api/v1/sop-versions/{v.id}"
+    return _version(session, response, v)
+
+
+@router.get("/processes/{process_id}/sop", response_model=SopVersionRead, dependencies=[require_scope("read")],
+            responses=READ)
+def current_sop(process_id: ProcessRef, session: SessionDep, actor: CurrentActor, response: Response,
+                at: date | None = None):
+    """The SOP version in force today (business time zone), or on `at`: the published version with the latest
+    effective date not after it. Everyone signed in reads it; 404 when none is in force."""
+    return _version(session, response, service.current_version(session, process_id, at))
+
+
+@router.post("/processes/{process_id}/sop", status_code=status.HTTP_201_CREATED, response_model=SopVersionRead,
+             dependencies=[require_scope("write")], responses=CREATE)
+def start_standalone(process_id: ProcessRef, session: SessionDep, actor: CurrentActor, response: Response,
+                     data: SopCreate | None = None):
+    """Start a standalone revision of the process's SOP (outside an initiative): a draft copied from the
+    version in force, or blank for a first SOP. The process owner and administrators only."""
+    return _created(session, response, service.start_standalone(session, process_id, data or SopCreate(),
+                                                                actor.user))
+
+
+@router.post("/initiatives/{initiative_id}/sop/draft", status_code=status.HTTP_201_CREATED,
+             response_model=SopVersionRead, dependencies=[require_scope("write")], responses=CREATE)
+def draft_from_initiative(initiative_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
+    """"Draft the SOP" of an initiative in the design phase: steps from the survey (linked to their problems and
+    countermeasures), the RACI matrix, the purpose's target from a countermeasure's quantified effect. The
+    initiative's team members and administrators."""
+    return _created(session, response, service.draft_from_initiative(session, initiative_id, actor.user))
+
+
+@router.get("/sops/{sop_id}/versions", response_model=SopVersionPage, dependencies=[require_scope("read")],
+            responses=READ)
+def list_versions(sop_id: Id, session: SessionDep, actor: CurrentActor):
+    """The SOP with its review-due date, and its versions oldest first: everyone sees the published ones;
+    drafts and versions in review only the team, the reviewers, the signer, the process owner and
+    administrators."""
+    versions = service.list_versions(session, sop_id, actor.user)
+    sop = service.get_sop(session, sop_id)
+    return SopVersionPage(sop=service.sop_read(session, sop), items=service.summaries(session, sop, versions))
+
+
+@router.get("/sops/{sop_id}/table4", response_model=Table4, dependencies=[require_scope("read")], responses=READ)
+def table4(sop_id: Id, session: SessionDep, actor: CurrentActor):
+    """Table 4 (流程优化记录表, change record): one row per published version with its number, effective date,
+    change summary, author, reviewers and note. Everyone signed in reads it."""
+    return Table4(items=service.table4(session, sop_id))
+
+
+@router.get("/sop-versions/{version_id}", response_model=SopVersionRead, dependencies=[require_scope("read")],
+            responses=READ)
+def read_version(version_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
+    """One version with its seven sections, reviewers, votes of the current round and sign-off. Published
+    versions: everyone; others: the team, the reviewers, the signer, the process owner and administrators."""
+    return _version(session, response, service.read_version(session, version_id, actor.user))
+
+
+@router.patch("/sop-versions/{version_id}/sections/{section}", response_model=SopVersionRead,
+              dependencies=[require_scope("write")], responses=CHANGE)
+def update_section(version_id: Id, section: Section, value: Annotated[SectionValue, Body(
+        description="The section's new value: an object for purpose, scope and raci, a list for the others "
+                    "(see `SopContent`).")],
+                   request: Request, session: SessionDep, actor: CurrentActor, response: Response):
+    """Replace one section of a draft or a version in review (the team; the process owner for a standalone
+    revision). Requires `If-Match`. A change to a version in review starts a new round: earlier votes no
+    longer count. Signed and published versions are immutable (409)."""
+    expected = required_version(request, VERSION, version_id)
+    return _version(session, response, service.update_section(session, version_id, section, value, actor.user,
+                                                               expected_version=expected))
+
+
+@router.post("/sop-versions/{version_id}/submit", response_model=SopVersionRead,
+             dependencies=[require_scope("write")], responses=CHANGE)
+def submit(version_id: Id, data: SubmitRequest, request: Request, session: SessionDep, actor: CurrentActor,
+           response: Response):
+    """Submit a draft to its reviewers: at least one for each department the scope covers; the author is never
+    one. The team (the process owner for a standalone revision). `If-Match` optional."""
+    expected = optional_version(request, VERSION, version_id)
+    return _version(session, response, service.submit(session, version_id, data, actor.user,
+                                                      expected_version=expected))
+
+
+@router.get("/sop-versions/{version_id}/comments", response_model=CommentPage, dependencies=[require_scope("read")],
+            responses=READ)
+def list_comments(version_id: Id, session: SessionDep, actor: CurrentActor):
+    """The version's comments, oldest first (replies name their thread in `parent_id`). Whoever reads the
+    version."""
+    return CommentPage(items=service.comment_reads(session, service.list_comments(session, version_id, actor.user)))
+
+
+@router.post("/sop-versions/{version_id}/comments", status_code=status.HTTP_201_CREATED, response_model=CommentRead,
+             dependencies=[require_scope("write")], responses=CHANGE)
+def add_comment(version_id: Id, data: CommentCreate, session: SessionDep, actor: CurrentActor, response: Response):
+    """Comment on a section or a step, or reply to a thread: the reviewers, the team and the signer, while the
+    version is a draft or in review."""
+    c = service.add_comment(session, version_id, data, actor.user)
+    set_etag(response, COMMENT, c.id, c.version)
+    return service.comment_reads(session, [c])[0]
+
+
+@router.patch("/sop-versions/{version_id}/comments/{comment_id}", response_model=CommentRead,
+              dependencies=[require_scope("write")], responses=CHANGE)
+def update_comment(version_id: Id, comment_id: Id, data: CommentUpdate, request: Request, session: SessionDep,
+                   actor: CurrentActor, response: Response):
+    """Resolve or reopen a comment (its author, the team, the signer) or change its text (its author). Requires
+    `If-Match` (the comment's ETag)."""
+    expected = required_version(request, COMMENT, comment_id)
+    c = service.update_comment(session, version_id, comment_id, data, actor.user, expected_version=expected)
+    set_etag(response, COMMENT, c.id, c.version)
+    return service.comment_reads(session, [c])[0]
+
+
+@router.post("/sop-versions/{version_id}/votes", response_model=SopVersionRead, dependencies=[require_scope("write")],
+             responses=CHANGE)
+def vote(version_id: Id, data: VoteRequest, request: Request, session: SessionDep, actor: CurrentActor,
+         response: Response):
+    """Approve or request changes, for the current round (the version's reviewers only). With `If-Match`, the
+    vote is refused (412) when the content changed since it was read."""
+    expected = optional_version(request, VERSION, version_id)
+    return _version(session, response, service.vote(session, version_id, data, actor.user,
+                                                    expected_version=expected))
+
+
+@router.post("/sop-versions/{version_id}/sign", response_model=SopVersionRead, dependencies=[require_scope("write")],
+             responses=CHANGE)
+def sign(version_id: Id, request: Request, session: SessionDep, actor: CurrentActor, response: Response):
+    """Sign off (组长签字确认) when every reviewer approved the current round and no comment is open: the
+    initiative's leader, or the process owner for a standalone revision. Records who, when and the sha256 of
+    the content signed. `If-Match` optional."""
+    expected = optional_version(request, VERSION, version_id)
+    return _version(session, response, service.sign(session, version_id, actor.user, expected_version=expected))
+
+
+@router.post("/sop-versions/{version_id}/publish", response_model=SopVersionRead,
+             dependencies=[require_scope("write")], responses=CHANGE)
+def publish(version_id: Id, data: PublishRequest, request: Request, session: SessionDep, actor: CurrentActor,
+            response: Response):
+    """Publish a signed version with its number (V1.0 first; then minor or major, the suggestion by default),
+    effective date (not before the previous version's) and change summary (required from V1.1 on). Whoever may
+    sign it. `If-Match` optional."""
+    expected = optional_version(request, VERSION, version_id)
+    return _version(session, response, service.publish(session, version_id, data, actor.user,
+                                                       expected_version=expected))
+
+
+@router.post("/sop-versions/{version_id}/withdraw", response_model=SopVersionRead,
+             dependencies=[require_scope("write")], responses=CHANGE)
+def withdraw(version_id: Id, request: Request, session: SessionDep, actor: CurrentActor, response: Response,
+             data: WithdrawRequest | None = None):
+    """Withdraw a version that is not published (the team, or whoever may sign it). `If-Match` optional."""
+    expected = optional_version(request, VERSION, version_id)
+    return _version(session, response, service.withdraw(session, version_id, data or WithdrawRequest(), actor.user,
+                                                        expected_version=expected))
+
+
+@router.post("/sop-versions/{version_id}/next", status_code=status.HTTP_201_CREATED, response_model=SopVersionRead,
+             dependencies=[require_scope("write")], responses=CREATE)
+def next_version(version_id: Id, session: SessionDep, actor: CurrentActor, response: Response,
+                 data: NextRequest | None = None):
+    """Start the next version as a copy of this published one: for an initiative of the same process (its team)
+    or, without `initiative_id`, a standalone revision (the process owner and administrators)."""
+    return _created(session, response, service.next_version(session, version_id, data or NextRequest(), actor.user))

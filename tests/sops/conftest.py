@@ -1,0 +1,3 @@
+from __future__ import annotations
+
+from tests.initiatives.conftest import _fast_password_hashing, ifactory, team  # noqa: F401
