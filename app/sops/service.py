@@ -310,6 +310,7 @@ def _save(session: Session, actor: User, v: SopVersion, action: str, before: dic
 # ---------------------------------------------------------------- new versions
 
 def _sop(session: Session, process: Process, actor: User, interval: int = 12) -> Sop:
+    session.refresh(process, with_for_update=True)  # two first drafts of a process: one makes its SOP
     sop = sop_of_process(session, process.id)
     if sop is None:
         sop = save_new(session, actor, Sop(process_id=process.id, review_interval_months=interval), "sop",
