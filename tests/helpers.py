@@ -6,6 +6,7 @@ verified for real) so tests that log in many times stay fast; `test_config` chec
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -13,6 +14,8 @@ import json
 import re
 import threading
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -27,6 +30,12 @@ from app.core.config import get_settings
 PROBLEM_JSON = "application/problem+json"
 COOKIE = "procopt_session"
 TOKEN_URL = "/api/v1/auth/token"
+
+
+def run_in_own_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """`asyncio.run` in a thread of its own: the browser tests leave an event loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from app.core.config import get_settings
 from app.core.limits import FORM_ROOM, MIB, OBSERVATIONS_MAX_BYTES, limit_for
 from app.core.security import create_access_token
 from app.metrics.schemas import MAX_BATCH_ROWS
+from tests.helpers import run_in_own_loop
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 64 * 1024
@@ -71,7 +72,7 @@ def call(app, method: str, path: str, *, headers: dict[str, str] | None = None, 
         elif message["type"] == "http.response.body":
             answer.body += message.get("body", b"")
 
-    asyncio.run(asyncio.wait_for(app(scope, receive, send), timeout=30))
+    run_in_own_loop(asyncio.wait_for(app(scope, receive, send), timeout=30))
     return answer
 
 

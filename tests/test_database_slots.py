@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +10,7 @@ from starlette.requests import Request
 
 from app.core.config import get_settings
 from app.core.db import get_session
+from tests.helpers import run_in_own_loop
 
 
 @pytest.fixture
@@ -19,9 +19,7 @@ def one_slot(engine, monkeypatch):  # noqa: ANN001, ANN201 - `engine` points get
 
 
 def _run(scenario) -> None:  # noqa: ANN001
-    """`asyncio.run` in a thread of its own: the browser tests leave an event loop running in this one."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, scenario()).result()
+    run_in_own_loop(scenario())
 
 
 def _request(method: str = "GET", receive=None) -> Request:  # noqa: ANN001
