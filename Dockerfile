@@ -47,6 +47,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     PROCOPT_ENV=production \
     PORT=8000
 
+# WeasyPrint (the PDF controlled copy of an SOP, app/sops/exports.py) uses the system's Pango, as its
+# documentation lists for Debian with wheels: libpango-1.0-0 and libpangoft2-1.0-0 (they bring HarfBuzz and
+# fontconfig); libharfbuzz-subset0 makes embedding the fonts fast; fonts-noto-cjk draws the Chinese text.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
+                                                  fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 procopt \
     && useradd --system --uid 10001 --gid procopt --home-dir /app --no-create-home \
                --shell /usr/sbin/nologin procopt

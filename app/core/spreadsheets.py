@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 # Text starting with one of these is read as a formula by spreadsheet programs (CSV injection).
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 HEADER_FILL = "DDE7F3"
 

@@ -17,7 +17,7 @@ from app.core.forms import FormData, as_list, number, parse_form, submit, versio
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import INT_MAX, Id
 from app.core.labels import N_, label
-from app.core.spreadsheets import ExportFormat, ExportLang, csv_bytes, workbook_bytes, write_table
+from app.core.spreadsheets import XLSX_TYPE, ExportFormat, ExportLang, csv_bytes, workbook_bytes, write_table
 from app.core.templating import is_htmx, redirect, render
 from app.initiatives.pages import initiative_context, section_saved
 from app.initiatives.service import candidate_members, editable
@@ -39,7 +39,6 @@ from app.users.models import User
 
 router = APIRouter()
 PAGE_SIZE = 50
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _gettext(request: Request):  # noqa: ANN202

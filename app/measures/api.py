@@ -11,7 +11,7 @@ from app.core.db import SessionDep
 from app.core.etag import required_version, set_etag
 from app.core.ids import Id
 from app.core.openapi import TEAM_PATCH, TEAM_PROBLEMS
-from app.core.spreadsheets import ExportFormat, ExportLang
+from app.core.spreadsheets import XLSX_TYPE, ExportFormat, ExportLang
 from app.issues.service import get_issue
 from app.measures import service, table2
 from app.measures.models import MeasureStatus
@@ -53,7 +53,7 @@ def create_measure(initiative_id: Id, data: MeasureCreate, session: SessionDep, 
 
 
 @router.get("/initiatives/{initiative_id}/measures/export", dependencies=[require_scope("read")],
-            responses={**TEAM_PROBLEMS, 200: {"content": {"text/csv": {}, table2.XLSX_TYPE: {}},
+            responses={**TEAM_PROBLEMS, 200: {"content": {"text/csv": {}, XLSX_TYPE: {}},
                                           "description": "Table 2 as a file"}})
 def export_measures(initiative_id: Id, session: SessionDep, actor: CurrentActor,
                     format: ExportFormat = ExportFormat.xlsx, lang: ExportLang = ExportLang.zh_CN) -> Response:
@@ -65,7 +65,7 @@ def export_measures(initiative_id: Id, session: SessionDep, actor: CurrentActor,
     if format == ExportFormat.csv:
         body, media = table2.to_csv(rows, ctx), "text/csv; charset=utf-8"
     else:
-        body, media = table2.to_xlsx(rows, ctx), table2.XLSX_TYPE
+        body, media = table2.to_xlsx(rows, ctx), XLSX_TYPE
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

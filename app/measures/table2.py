@@ -12,7 +12,6 @@ from app.measures.models import EffectDirection, MeasureStatus, MeasureType
 from app.measures.schemas import MeasureRead
 
 Lang = Literal["en", "zh_CN"]
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # (key, English, Simplified Chinese): the method's six columns, then what procopt adds.
 COLUMNS: list[tuple[str, str, str]] = [

@@ -11,7 +11,7 @@ from app.core.db import SessionDep
 from app.core.errors import PayloadTooLarge
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
-from app.core.spreadsheets import ExportFormat, ExportLang
+from app.core.spreadsheets import XLSX_TYPE, ExportFormat, ExportLang
 from app.raci import service
 from app.raci.models import RaciActivity, RaciRole
 from app.raci.schemas import (
@@ -133,7 +133,7 @@ def reorder_activities(initiative_id: Id, data: Reorder, session: SessionDep, ac
 # ------------------------------------------------------------------ files
 
 @router.get(BASE + "/export", dependencies=READ,
-            responses={**_PROBLEMS, 200: {"content": {"text/csv": {}, service.XLSX_TYPE: {}},
+            responses={**_PROBLEMS, 200: {"content": {"text/csv": {}, XLSX_TYPE: {}},
                                           "description": "The matrix as a file"}})
 def export(initiative_id: Id, session: SessionDep, actor: CurrentActor, format: ExportFormat = ExportFormat.csv,
            lang: ExportLang = ExportLang.en) -> Response:
@@ -142,7 +142,7 @@ def export(initiative_id: Id, session: SessionDep, actor: CurrentActor, format: 
     if format == ExportFormat.csv:
         body, media = service.to_csv(m, lang.value), "text/csv; charset=utf-8"
     else:
-        body, media = service.to_xlsx(m, lang.value), service.XLSX_TYPE
+        body, media = service.to_xlsx(m, lang.value), XLSX_TYPE
     name = f"raci-{initiative_id}.{format.value}"
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

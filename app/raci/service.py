@@ -364,7 +364,6 @@ def toggle(session: Session, initiative_id: int, activity_id: int, role_id: int,
 # ---------------------------------------------------------------- CSV, XLSX
 
 ACTIVITY_HEADER = {"en": "Activity", "zh_CN": "活动"}
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def export_rows(m: Matrix, lang: str) -> list[list[str]]:

@@ -13,7 +13,7 @@ from app.core.etag import required_version, set_etag
 from app.core.ids import Id
 from app.core.openapi import TEAM_PATCH, TEAM_PROBLEMS
 from app.core.pagination import set_link_header
-from app.core.spreadsheets import ExportFormat, ExportLang
+from app.core.spreadsheets import XLSX_TYPE, ExportFormat, ExportLang
 from app.survey import asis_map, service, table1
 from app.survey.schemas import (
     ImportResult,
@@ -133,7 +133,7 @@ def survey_map(initiative_id: Id, session: SessionDep, actor: CurrentActor,
 
 
 @router.get("/initiatives/{initiative_id}/survey/export", dependencies=[require_scope("read")],
-            responses={**TEAM_PROBLEMS, 200: {"content": {"text/csv": {}, table1.XLSX_TYPE: {}},
+            responses={**TEAM_PROBLEMS, 200: {"content": {"text/csv": {}, XLSX_TYPE: {}},
                                           "description": "Table 1 as a file"}})
 def export_table(initiative_id: Id, session: SessionDep, actor: CurrentActor,
                  format: ExportFormat = ExportFormat.xlsx, lang: ExportLang = ExportLang.zh_CN) -> Response:
@@ -145,7 +145,7 @@ def export_table(initiative_id: Id, session: SessionDep, actor: CurrentActor,
     if format == ExportFormat.csv:
         body, media = table1.to_csv(steps, ctx), "text/csv; charset=utf-8"
     else:
-        body, media = table1.to_xlsx(steps, ctx, service.summarize(steps)), table1.XLSX_TYPE
+        body, media = table1.to_xlsx(steps, ctx, service.summarize(steps)), XLSX_TYPE
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

@@ -27,7 +27,6 @@ from app.survey.schemas import StepCreate, StepRead, SurveySummary
 
 Lang = Literal["en", "zh_CN"]
 MAX_ROWS = 500
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_BYTES = 2 * 1024 * 1024
 HEADER_SCAN_ROWS = 10
 

@@ -25,7 +25,7 @@ from app.sops.schemas import (
 )
 from app.users.models import Role
 from tests.sops.factories import add_approved_sop, leader_of
-from tests.sops.helpers import design_story
+from tests.sops.helpers import design_story, ok, send
 
 IDS = [uuid.uuid4() for _ in range(5)]
 
@@ -232,3 +232,17 @@ def test_versions_of_another_sop_are_refused(session, factory, team):
         diff_versions(session, v1.sop_id, v1.id, other.id + 1000, team.leader)
     with pytest.raises(NotFound):
         diff_versions(session, other.sop_id + 1000, v1.id, v1.id, team.leader)
+
+
+def test_the_diff_over_the_api(client, session, factory, team):
+    design_story(session, factory, team)
+    v1 = _publish(session, add_approved_sop(session, team.initiative, team.leader), team.leader, 10)
+    draft = _next_with_step(session, factory, team, v1)
+    session.commit()
+    url = f"/sops/{v1.sop_id}/diff?from={v1.id}&to={draft.id}"
+    d = ok(send(client, "GET", url, team.member))
+    assert [i["change"] for i in d["sections"]["steps"]["items"]] == ["changed", "added"]
+    for user in (team.viewer, team.outsider):
+        assert send(client, "GET", url, user).status_code == 403
+    r = send(client, "GET", f"/sops/{v1.sop_id}/diff?from={v1.id}", team.member)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "to"
