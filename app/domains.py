@@ -1,9 +1,11 @@
-"""The domains of the method, in its order, loaded once: their tables and their phase-gate criteria.
+"""The domains of the method, in its order, loaded once: their tables, their phase-gate criteria and their
+kinds of work items.
 
-Importing this module registers every table on SQLModel's metadata (Alembic, tests, the CLI) and every
-domain's gate criteria (`app.initiatives.gates`). A domain depends on `core`, the registries (users,
-departments, processes, auth) and the domains before it here, never on a later one
-(tests/test_layering.py holds that). A new domain adds its modules here; its routers go in `app.routers`.
+Importing this module registers every table on SQLModel's metadata (Alembic, tests, the CLI), every
+domain's gate criteria (`app.initiatives.gates`) and every domain's kinds of work for My work
+(`app.core.work`). A domain depends on `core`, the registries (users, departments, processes, auth) and
+the domains before it here, never on a later one (tests/test_layering.py holds that). A new domain adds its
+modules here; its routers go in `app.routers`.
 """
 
 from app.auth import models as auth_models
@@ -21,6 +23,7 @@ from app.raci import gates as raci_gates
 from app.raci import models as raci_models
 from app.sops import gates as sop_gates
 from app.sops import models as sop_models
+from app.sops import work as sop_work
 from app.survey import gates as survey_gates
 from app.survey import models as survey_models
 from app.users import models as user_models
@@ -32,3 +35,4 @@ METHOD_ORDER = ("initiatives", "survey", "issues", "raci", "measures", "metrics"
 TABLES = (auth_models, audit, department_models, initiative_models, issue_models, metric_models,
           measure_models, mining_models, process_models, raci_models, sop_models, survey_models, user_models)
 GATE_CRITERIA = (survey_gates, issue_gates, raci_gates, measure_gates, sop_gates)
+WORK_ITEMS = (sop_work,)  # each domain's kinds of work for My work (app.core.work), in the method's order

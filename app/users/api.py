@@ -4,11 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from app.auth.deps import CurrentActor, require_person
+from app.auth.deps import CurrentActor, require_person, require_scope
 from app.core.config import get_settings
 from app.core.db import SessionDep
 from app.core.ids import Id
 from app.core.pagination import set_link_header
+from app.core.work import WorkPage, work_for
 from app.users import service
 from app.users.schemas import UserCreate, UserPage, UserRead, UserUpdate
 
@@ -19,6 +20,14 @@ router = APIRouter(prefix="/users", tags=["users"])
 def read_me(session: SessionDep, actor: CurrentActor):
     """The caller's own account (for a service token: the account that created it)."""
     return service.to_read(session, actor.user)
+
+
+@router.get("/me/work", response_model=WorkPage, dependencies=[require_scope("read")])
+def read_my_work(session: SessionDep, actor: CurrentActor):
+    """What waits for the caller (the "My work" page's items): SOP reviews to do, their drafts with open
+    comments, sign-offs, SOPs due for their periodic review, and what later domains add. Only the caller's
+    own work; a service token gets its owner's (it needs the `read` scope)."""
+    return work_for(session, actor.user)
 
 
 @router.get("", response_model=UserPage, dependencies=[require_person()])
