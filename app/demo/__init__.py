@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from app.demo.yh_lc01 import load as load_yh_lc01
+from app.demo.yh_lc01_sop import load_sop
 from app.departments.models import Department
 from app.measures.demo import load_measures
 from app.metrics.demo import load_metrics
@@ -32,6 +33,9 @@ USERS = [
     ("it@example.com", "Chen Jie 陈杰 (IT engineer)", "technology", Role.member, "demo-member-2026"),
     ("compliance@example.com", "Liu Yang 刘洋 (compliance)", "legal", Role.member, "demo-member-2026"),
     ("viewer@example.com", "Zhao Min 赵敏 (finance)", "finance", Role.viewer, "demo-viewer-2026"),
+    # Table 4's example row: the manager wrote V1.1, the director reviewed it.
+    ("manager@example.com", "经理", "product", Role.lead, "demo-lead-2026"),
+    ("director@example.com", "总监", "customer_service", Role.lead, "demo-lead-2026"),
 ]
 
 PROCESSES = [
@@ -80,6 +84,7 @@ def load(session: Session) -> None:
     load_initiatives(session)
     load_metrics(session)  # the KPIs of the initiative
     load_measures(session)
+    load_sop(session)  # from the whole chain: survey, problems, RACI, KPIs, countermeasures
 
 
 def load_initiatives(session: Session) -> None:

@@ -1,0 +1,73 @@
+"""The demo SOP of YH-LC01: V1.0 from the initiative's chain, V1.1 adds the SMS channel step (Table 4's
+example row: 经理 wrote it, 总监 reviewed it, "解决验证码接收问题")."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlmodel import select
+
+from app import demo
+from app.core.audit import AuditRecord
+from app.core.calendar import today
+from app.initiatives.models import Initiative, Phase
+from app.sops.diff import Change, diff_versions
+from app.sops.models import SopVersion
+from app.users.models import User
+from tests.factories import Factory
+
+API = "/api/v1"
+
+
+@pytest.fixture
+def loaded(session):  # noqa: ANN001, ANN201
+    assert demo.is_empty(session)  # the test database starts empty
+    demo.load(session)
+    session.commit()
+    return {u.email: u for u in session.exec(select(User))}
+
+
+def get(client, url: str, user: User) -> dict:  # noqa: ANN001
+    r = client.get(f"{API}{url}", headers=Factory.bearer(user))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_table4_shows_the_methods_example_row_and_v1_1_is_in_force(client, loaded):  # noqa: ANN001
+    viewer = loaded["viewer@example.com"]
+    current = get(client, "/processes/YH-LC01/sop", viewer)
+    rows = get(client, f"/sops/{current['sop_id']}/table4", viewer)["items"]
+    assert [r["version"] for r in rows] == ["V1.0", "V1.1"]
+    v1_0, v1_1 = rows
+    assert v1_1["process_code"] == "YH-LC01" and v1_1["process_name"].startswith("用户注册激活流程")
+    assert v1_1["change_summary"] == "新增短信通道优化步骤" and v1_1["note"] == "解决验证码接收问题"
+    assert v1_1["author"] == "经理" and v1_1["reviewers"][0] == "总监"
+    assert date.fromisoformat(v1_0["effective_date"]) < date.fromisoformat(v1_1["effective_date"]) <= today()
+    assert current["id"] == v1_1["version_id"] and current["status"] == "effective"
+    old = get(client, f"/sop-versions/{v1_0['version_id']}", viewer)
+    assert old["status"] == "superseded"
+    assert len(current["content"]["steps"]) == len(old["content"]["steps"]) + 1
+    # V1.0's review: a reviewer for every department it covers, then the leader's signature.
+    assert set(old["content"]["scope"]["departments"]) <= {r["department"] for r in old["reviewers"]}
+    assert all(r["vote"] == "approve" for r in old["reviewers"])
+    assert old["signed_by"]["id"] == loaded["lead@example.com"].id and old["open_comments"] == 0
+
+
+def test_v1_0_is_the_designed_chain_and_v1_1_adds_one_step(session, loaded):  # noqa: ANN001
+    versions = list(session.exec(select(SopVersion).order_by(SopVersion.id)))
+    assert [(v.number_major, v.number_minor) for v in versions] == [(1, 0), (1, 1)]
+    v1_0, v1_1 = versions
+    purpose, steps = v1_0.content["purpose"], v1_0.content["steps"]
+    assert (purpose["baseline"], purpose["target"], purpose["unit"]) == (30, 5, "min")
+    assert purpose["kpi_id"] is not None
+    assert "CRM, KYC and Billing" in steps[1]["name"] and steps[1]["measure_ids"]
+    diff = diff_versions(session, v1_1.sop_id, v1_0.id, v1_1.id, loaded["viewer@example.com"])
+    added = diff.sections.steps.of(Change.added)
+    assert len(diff.sections.steps.items) == len(added) == 1
+    assert added[0].new.name.startswith("短信通道切换") and added[0].new.issue_ids
+    # Every step went through the services: audited, and the initiative stays where its demo is.
+    actions = set(session.exec(select(AuditRecord.action).where(AuditRecord.entity_type == "sop_version",
+                                                                AuditRecord.entity_id == v1_1.id)))
+    assert {"create", "update", "submit", "vote", "sign", "publish"} <= actions
+    assert session.exec(select(Initiative)).one().current_phase == Phase.root_cause
