@@ -28,6 +28,7 @@ from app.processes import pages as processes_pages
 from app.raci import api as raci_api
 from app.raci import pages as raci_pages
 from app.sops import api as sops_api
+from app.sops import pages as sops_pages
 from app.survey import api as survey_api
 from app.survey import pages as survey_pages
 from app.users import api as users_api
@@ -37,7 +38,8 @@ from app.users import pages as users_pages
 API = (processes_api, auth_api, users_api, departments_api, mining_api, metrics_api,
        initiatives_api, survey_api, issues_api, raci_api, measures_api, sops_api)
 PAGES = (shell_pages, auth_pages, processes_pages, users_pages, mining_pages, metrics_pages,
-         initiatives_pages, survey_pages, issues_pages, raci_pages, measures_pages)
+         initiatives_pages, survey_pages, issues_pages, raci_pages, measures_pages,
+         sops_pages)
 
 api_router = APIRouter(prefix="/api/v1")
 pages_router = APIRouter(include_in_schema=False)

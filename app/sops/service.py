@@ -257,32 +257,33 @@ def may_read(session: Session, ctx: Context, actor: User) -> bool:
 
 def _require_read(session: Session, ctx: Context, actor: User) -> None:
     if not may_read(session, ctx, actor):
-        raise Forbidden("Only the team, the reviewers and the process owner read an SOP version before it is "
-                        "published.")
+        raise Forbidden(N_("Only the team, the reviewers and the process owner read an SOP version before it is "
+                           "published."))
 
 
 def _require_edit(session: Session, ctx: Context, actor: User) -> None:
     if not may_edit(session, ctx, actor):
-        raise Forbidden("Only the initiative's team (the process owner for a standalone revision) and "
-                        "administrators change an SOP draft.")
+        raise Forbidden(N_("Only the initiative's team (the process owner for a standalone revision) and "
+                           "administrators change an SOP draft."))
 
 
 def _require_sign(session: Session, ctx: Context, actor: User) -> None:
     if not may_sign(session, ctx, actor):
-        raise Forbidden("Only the initiative's leader (the process owner for a standalone revision) signs and "
-                        "publishes an SOP version.")
+        raise Forbidden(N_("Only the initiative's leader (the process owner for a standalone revision) signs and "
+                           "publishes an SOP version."))
 
 
 def _frozen(v: SopVersion) -> Conflict:
     if v.state == SopState.published:
-        return Conflict(f"{number(v)} is published and can no longer change: start the next version from it "
-                        f"(POST /api/v1/sop-versions/{v.id}/next).", state=v.state.value)
+        return Conflict(N_("{number} is published and can no longer change: start the next version from it "
+                           "(POST /api/v1/sop-versions/{version_id}/next)."),
+                        params={"number": number(v), "version_id": v.id}, state=v.state.value)
     if v.state == SopState.approved:
-        return Conflict("This version is signed: its content is frozen. Publish it, or withdraw it and start "
-                        "again.", state=v.state.value)
+        return Conflict(N_("This version is signed: its content is frozen. Publish it, or withdraw it and start "
+                           "again."), state=v.state.value)
     if v.state == SopState.withdrawn:
-        return Conflict("This version was withdrawn and can no longer change.", state=v.state.value)
-    return Conflict(f"This version is {v.state.value}.", state=v.state.value)
+        return Conflict(N_("This version was withdrawn and can no longer change."), state=v.state.value)
+    return Conflict(N_("This version is {state}."), params={"state": v.state.value}, state=v.state.value)
 
 
 def _require_state(v: SopVersion, *states: SopState) -> None:
@@ -323,8 +324,9 @@ def _new_version(session: Session, sop: Sop, content: SopContent, actor: User, *
     session.refresh(sop, with_for_update=True)  # one open version per SOP: writers of one SOP queue here
     open_ = _open_version(session, sop.id)
     if open_ is not None:
-        raise Conflict(f"SOP version {open_.id} of this process is still open ({open_.state.value}): finish or "
-                       "withdraw it first.", open_version_id=open_.id)
+        raise Conflict(N_("SOP version {version_id} of this process is still open ({state}): finish or withdraw it "
+                          "first."), params={"version_id": open_.id, "state": open_.state.value},
+                       open_version_id=open_.id)
     v = SopVersion(sop_id=sop.id, initiative_id=initiative_id, based_on_id=based_on_id, content=_dump(content),
                    author_id=actor.id)
     return save_new(session, actor, v, "sop_version", lambda e: snapshot(session, e))
@@ -338,8 +340,8 @@ def draft_from_initiative(session: Session, initiative_id: int, actor: User) -> 
     """"Draft the SOP": a new draft built from the survey, the problems, the countermeasures and the RACI."""
     ini = editable(session, actor, initiative_id)
     if ini.current_phase != Phase.design:
-        raise Conflict(f"Draft the SOP in the design phase (the initiative is in {ini.current_phase.value}).",
-                       phase=ini.current_phase.value)
+        raise Conflict(N_("Draft the SOP in the design phase (the initiative is in {phase})."),
+                       params={"phase": ini.current_phase.value}, phase=ini.current_phase.value)
     process = get_process(session, ini.process_id)
     sop = _sop(session, process, actor)
     return _new_version(session, sop, from_chain(session, ini, process), actor, initiative_id=ini.id,
@@ -432,7 +434,7 @@ def next_version(session: Session, version_id: int, data: NextRequest, actor: Us
         raise Forbidden("Only the process owner and administrators start a standalone revision; name your "
                         "initiative to revise it there.")
     if v.state != SopState.published:
-        raise Conflict("Only a published version is copied into the next one.", state=v.state.value)
+        raise Conflict(N_("Only a published version is copied into the next one."), state=v.state.value)
     return _new_version(session, ctx.sop, _copy(content_of(v)), actor, initiative_id=data.initiative_id,
                         based_on_id=v.id)
 
@@ -551,7 +553,7 @@ def submit(session: Session, version_id: int, data: SubmitRequest, actor: User, 
     _require_edit(session, ctx, actor)
     check_version(v, expected_version, "SOP version")
     if v.state == SopState.in_review:
-        raise Conflict("This version is already in review.", state=v.state.value)
+        raise Conflict(N_("This version is already in review."), state=v.state.value)
     _require_state(v, SopState.draft)
     content = content_of(v)
     _ready_for_review(content)
@@ -603,7 +605,7 @@ def add_comment(session: Session, version_id: int, data: CommentCreate, actor: U
     ctx = _reader_context(session, version_id, actor)
     v = ctx.version
     if not _may_discuss(session, ctx, actor):
-        raise Forbidden("Only the reviewers, the team and the signer comment on an SOP version.")
+        raise Forbidden(N_("Only the reviewers, the team and the signer comment on an SOP version."))
     _require_state(v, *EDITABLE_STATES)
     if data.step_id is not None and data.step_id not in {s.id for s in content_of(v).steps}:
         raise rule("Choose a step of this version.", "step_id", "unknown_step")
@@ -656,7 +658,7 @@ def vote(session: Session, version_id: int, data: VoteRequest, actor: User, *,
     v = get_version(session, version_id)
     reviewer = _reviewer(session, v.id, actor)
     if reviewer is None:
-        raise Forbidden("Only the version's reviewers vote.")
+        raise Forbidden(N_("Only the version's reviewers vote."))
     check_version(v, expected_version, "SOP version")
     _require_state(v, SopState.in_review)
     before = {"user_id": actor.id, "vote": _vote_now(reviewer, v).value, "round": v.review_round}
@@ -685,18 +687,18 @@ def sign(session: Session, version_id: int, actor: User, *, expected_version: in
     _require_sign(session, ctx, actor)
     check_version(v, expected_version, "SOP version")
     if v.state == SopState.draft:
-        raise Conflict("Submit the draft for review first: a version is signed after its review.",
+        raise Conflict(N_("Submit the draft for review first: a version is signed after its review."),
                        state=v.state.value)
     _require_state(v, SopState.in_review)
     reviewers = list(session.exec(select(SopReviewer).where(SopReviewer.version_id == v.id)))
     pending = [r for r in reviewers if _vote_now(r, v) != Vote.approve]
     if pending:
         names = ", ".join(session.get(User, r.user_id).display_name for r in pending)
-        raise Conflict(f"Every reviewer must approve round {v.review_round} first (not yet: {names}).",
-                       pending_reviewers=[r.user_id for r in pending])
+        raise Conflict(N_("Every reviewer must approve round {round} first (not yet: {names})."),
+                       params={"round": v.review_round, "names": names}, pending_reviewers=[r.user_id for r in pending])
     n = _open_comments(session, v.id)
     if n:
-        raise Conflict(f"Resolve the open comments first ({n} open).", open_comments=n)
+        raise Conflict(N_("Resolve the open comments first ({n} open)."), params={"n": n}, open_comments=n)
     _ready_for_review(content_of(v))
     before = snapshot(session, v)
     v.state, v.signed_by_id, v.signed_at = SopState.approved, actor.id, utcnow()
@@ -712,11 +714,11 @@ def publish(session: Session, version_id: int, data: PublishRequest, actor: User
     _require_sign(session, ctx, actor)
     check_version(v, expected_version, "SOP version")
     if v.state in (SopState.draft, SopState.in_review):
-        raise Conflict("Only a signed version is published: finish the review and sign it first.",
+        raise Conflict(N_("Only a signed version is published: finish the review and sign it first."),
                        state=v.state.value)
     _require_state(v, SopState.approved)
     if v.signed_hash != content_hash(v.content):
-        raise Conflict("The content is not the content signed.")
+        raise Conflict(N_("The content is not the content signed."))
     session.refresh(ctx.sop, with_for_update=True)  # versions of one SOP are numbered one at a time
     previous = _latest_published(session, ctx.sop.id)
     if previous is not None:
@@ -886,3 +888,45 @@ def approved_for_process(session: Session, process_id: int, at: date | None = No
     current = in_force(published, at)
     return any(status_at(v, current, at) in (SopStatus.approved, SopStatus.effective) for v in published)
 
+
+
+# ---------------------------------------------------------------- what the pages ask
+
+@dataclass(frozen=True)
+class Rights:
+    """What the actor may do with a version (the rules above, for the pages to show the right forms)."""
+
+    edit: bool
+    sign: bool
+    review: bool  # one of the version's reviewers
+    discuss: bool  # comment: the reviewers, the team, the signer
+    standalone: bool  # start a revision outside an initiative: the process owner, administrators
+
+
+def rights(session: Session, v: SopVersion, actor: User) -> Rights:
+    ctx = _context(session, v)
+    return Rights(edit=may_edit(session, ctx, actor), sign=may_sign(session, ctx, actor),
+                  review=_reviewer(session, v.id, actor) is not None, discuss=_may_discuss(session, ctx, actor),
+                  standalone=actor.role == Role.admin or ctx.process.owner_id == actor.id)
+
+
+def shown_version(session: Session, sop: Sop, actor: User) -> SopVersion | None:
+    """What the SOP's page leads with: the version in force today, else the latest published one, else the
+    newest version the actor may read."""
+    published = _published(session, sop.id)
+    return (in_force(published, today()) or _latest_published(session, sop.id)
+            or next(reversed(list_versions(session, sop.id, actor)), None))
+
+
+def previous_published(session: Session, v: SopVersion) -> SopVersion | None:
+    """The published version before `v` in number order (for an unpublished one: the latest published)."""
+    if v.state != SopState.published:
+        return _latest_published(session, v.sop_id)
+    earlier = [p for p in _published(session, v.sop_id)
+               if (p.number_major, p.number_minor) < (v.number_major, v.number_minor)]
+    return max(earlier, key=lambda p: (p.number_major, p.number_minor), default=None)
+
+
+def open_version(session: Session, sop_id: int) -> SopVersion | None:
+    """The SOP's version still being worked on (draft, in review or signed), if any."""
+    return _open_version(session, sop_id)
