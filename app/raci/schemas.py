@@ -15,8 +15,10 @@ CELL_RULE = "a cell holds one of R, A, C, I, or RA (responsible and accountable)
 def normalize_letters(value: object) -> str:
     """"ar", ["A", "R"], "R,A" -> "RA" (canonical order); "" or [] -> "" (empty cell). Anything else,
     and combinations other than RA (`CELL_VALUES`): an error."""
-    if value is None:
+    if value is None or value == "":
         return ""
+    if isinstance(value, str) and value in CELL_VALUES:
+        return value  # already canonical: what every stored matrix holds
     if isinstance(value, list | tuple):
         if not all(isinstance(v, str) for v in value):
             raise ValueError("letters must be a string or a list of strings")

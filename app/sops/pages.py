@@ -216,10 +216,10 @@ def flow_svg(version_id: Id, request: Request, session: SessionDep, actor: Curre
     locale = negotiate(request)
     steps = _as_steps(read.content)
     labels = {d.code: d.label(locale) for d in list_departments(session)}
-    title = f"{read.number or ''} {_gettext(request)('To-be flow')}".strip()
+    title = read.number or _gettext(request)("Draft")
     ctx = {"map": asis_map.layout(steps, labels, _gettext(request)("No department")), "summary": summarize(steps),
            "num": fmt_minutes, "label_width": asis_map.LABEL_W,
-           "ini": {"process": read.process, "title": title}}
+           "ini": {"process": read.process, "title": title}, "map_title": _gettext(request)("To-be flow")}
     response = render(request, "survey/map_export.svg", ctx)
     return Response(response.body, media_type="image/svg+xml; charset=utf-8",
                     headers={"Vary": response.headers["Vary"]})

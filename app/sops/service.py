@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
 
 from app.core.audit import record
@@ -168,8 +169,9 @@ def sop_of_process(session: Session, process_id: int) -> Sop | None:
 
 
 def _published(session: Session, sop_id: int) -> list[SopVersion]:
-    """Published versions in the order they take effect (ties: the higher number later)."""
-    return list(session.exec(select(SopVersion).where(SopVersion.sop_id == sop_id,
+    """Published versions in the order they take effect (ties: the higher number later); their content is
+    loaded only when it is read (most callers want the dates and numbers)."""
+    return list(session.exec(select(SopVersion).options(defer(SopVersion.content)).where(SopVersion.sop_id == sop_id,
                                                       SopVersion.state == SopState.published)
                              .order_by(SopVersion.effective_date, SopVersion.number_major,
                                        SopVersion.number_minor)))
@@ -827,14 +829,15 @@ def to_read(session: Session, v: SopVersion) -> SopVersionRead:
     reviewers = list(session.exec(select(SopReviewer).where(SopReviewer.version_id == v.id)
                                   .order_by(SopReviewer.id)))
     users = _users(session, {v.author_id, v.signed_by_id, v.published_by_id, *(r.user_id for r in reviewers)})
+    content = content_of(v)  # validated once: for a 200-step SOP each validation is ~8 ms
     suggested = None
     if v.state != SopState.published:
         latest = _latest_published(session, sop.id)
-        suggested = suggest_bump(content_of(latest) if latest else None, content_of(v))
+        suggested = suggest_bump(content_of(latest) if latest else None, content)
     return SopVersionRead(
         id=v.id, sop_id=v.sop_id, process=ProcessRef(id=process.id, code=process.code, name=process.name),
         initiative_id=v.initiative_id, based_on_id=v.based_on_id, number=number(v), state=v.state,
-        status=status_at(v, in_force(published, now), now), content=content_of(v), author=_ref(users, v.author_id),
+        status=status_at(v, in_force(published, now), now), content=content, author=_ref(users, v.author_id),
         review_round=v.review_round,
         reviewers=[ReviewerRead(user=_ref(users, r.user_id), department=r.department, vote=_vote_now(r, v),
                                 voted_round=r.voted_round, voted_at=r.voted_at) for r in reviewers],
