@@ -126,7 +126,7 @@ ROW_FIELDS: dict[Section, tuple[str, ...]] = {
 }
 # Fields with a preset value (a select, an id): a row with nothing else filled in is an empty row.
 PRESET = {"id", "kind"}
-STEP_LINKS = ("measure_ids", "issue_ids")  # kept from the stored step: the editor does not change them
+LINKS = ("measure_ids", "issue_ids")  # kept from the stored step or control point: the editor does not change them
 SECTIONS = tuple(Section)
 
 
@@ -170,9 +170,10 @@ def _errors(exc: AppError, gettext, section: Section | None = None) -> dict[str,
 # ---------------------------------------------------------------- what the document shows
 
 def _links(session: Session, docs: list[Any]) -> dict[str, dict[int, str]]:
-    """Titles of the problems and countermeasures the steps answer ("why is this step here?")."""
-    issue_ids = {i for d in docs for s in d.steps for i in s.issue_ids}
-    measure_ids = {m for d in docs for s in d.steps for m in s.measure_ids}
+    """Titles of the problems and countermeasures the steps and control points answer ("why is it here?")."""
+    items = [s for d in docs for s in (*d.steps, *d.control_points)]
+    issue_ids = {i for s in items for i in s.issue_ids}
+    measure_ids = {m for s in items for m in s.measure_ids}
     issues = dict(session.exec(select(Issue.id, Issue.title).where(col(Issue.id).in_(issue_ids))).all()) if issue_ids else {}
     measures = {m.id: m for m in session.exec(select(Measure).where(col(Measure.id).in_(measure_ids)))
                 } if measure_ids else {}
@@ -514,11 +515,11 @@ def _value(section: Section, shaped: Any, stored: Any) -> Any:
     """A section's form values as the API's section body (blank fields left to their defaults)."""
     if section in ROW_FIELDS:
         rows = [{k: v for k, v in row.items() if v != ""} for row in shaped]
-        if section == Section.steps:
+        if section in (Section.steps, Section.control_points):
             links = {s.get("id"): s for s in stored}
             for row in rows:
                 old = links.get(row.get("id"), {})
-                row.update({k: old[k] for k in STEP_LINKS if old.get(k)})
+                row.update({k: old[k] for k in LINKS if old.get(k)})
         return rows
     if section == Section.scope:
         return {"scenarios": _lines(shaped["scenarios"]), "departments": shaped["departments"],

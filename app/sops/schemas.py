@@ -129,7 +129,20 @@ class Raci(_Part):
         return [c for c in value if c.letters]
 
 
-class Step(_Part):
+class _Answers(_Part):
+    """The problems a step or control point answers and the countermeasures it carries out ("why is it here?")."""
+
+    measure_ids: list[Id] = Field(default_factory=list, max_length=100,
+                                  description="Countermeasures it carries out.")
+    issue_ids: list[Id] = Field(default_factory=list, max_length=100, description="Problems it answers.")
+
+    @field_validator("measure_ids", "issue_ids")
+    @classmethod
+    def _dedupe(cls, value: list[int]) -> list[int]:
+        return list(dict.fromkeys(value))
+
+
+class Step(_Answers):
     """详细步骤: one step; `id` is given by the server when a new step has none, and kept from then on."""
 
     id: UUID | None = None
@@ -141,17 +154,9 @@ class Step(_Part):
     instructions: str = Field("", max_length=10_000)
     system_path: str = Field("", max_length=300, examples=["CRM › Customers › Activate"])
     minutes: Minutes = 0
-    measure_ids: list[Id] = Field(default_factory=list, max_length=100,
-                                  description="Countermeasures this step carries out.")
-    issue_ids: list[Id] = Field(default_factory=list, max_length=100, description="Problems this step answers.")
-
-    @field_validator("measure_ids", "issue_ids")
-    @classmethod
-    def _dedupe(cls, value: list[int]) -> list[int]:
-        return list(dict.fromkeys(value))
 
 
-class ControlPoint(_Part):
+class ControlPoint(_Answers):
     """关键节点: an approval or risk-control point at a step."""
 
     id: UUID | None = None

@@ -37,7 +37,7 @@ from app.initiatives.models import Initiative, InitiativeMember, Phase, ProjectR
 from app.initiatives.schemas import ProcessRef, UserRef
 from app.initiatives.service import can_edit, editable
 from app.issues.models import Issue, IssueStep
-from app.measures.models import Measure, MeasureIssue, MeasureStatus
+from app.measures.models import Measure, MeasureIssue, MeasureStatus, MeasureType
 from app.metrics.models import Kpi
 from app.processes.models import Process
 from app.processes.service import get_process
@@ -398,7 +398,31 @@ def from_chain(session: Session, ini: Initiative, process: Process) -> SopConten
     departments = [c for c in process.department_codes.split(",") if c]
     departments += [s.department for s in steps if s.department]
     scope = Scope(departments=sorted(set(departments)), roles=[s.role for s in steps if s.role])
-    return SopContent(purpose=purpose, scope=scope, raci=raci, steps=steps)
+    return SopContent(purpose=purpose, scope=scope, raci=raci, steps=steps,
+                      control_points=_control_points(session, ini, steps, measures_of))
+
+
+# Countermeasures that become a key control point of the SOP (an approval, a check, a compliance clause).
+CONTROL_MEASURES = (MeasureType.validation, MeasureType.compliance_clause)
+
+
+def _control_points(session: Session, ini: Initiative, steps: list[Step],
+                    measures_of: dict[int, list[int]]) -> list[ControlPoint]:
+    """A control point for each validation or compliance countermeasure, at the first step whose problem it
+    answers, linked to that countermeasure and its problems."""
+    problems: dict[int, list[int]] = {}
+    for issue_id, measure_ids in measures_of.items():
+        for m in measure_ids:
+            problems.setdefault(m, []).append(issue_id)
+    rows = session.exec(select(Measure).where(Measure.initiative_id == ini.id, Measure.status != MeasureStatus.dropped,
+                                              col(Measure.type).in_(CONTROL_MEASURES)).order_by(Measure.id))
+    points = []
+    for m in rows:
+        issue_ids = sorted(problems.get(m.id, []))
+        at = next((s.id for s in steps if set(s.issue_ids) & set(issue_ids)), None)
+        points.append(ControlPoint(id=uuid.uuid4(), step_id=at, description=(m.description or m.goal)[:2000],
+                                   issue_ids=issue_ids, measure_ids=[m.id]))
+    return points
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -467,13 +491,14 @@ def _check(session: Session, ctx: Context, content: SopContent, section: Section
         codes = [s.department for s in content.steps if s.department]
         if codes:
             by_codes(session, codes, "steps")
-        _check_links(session, ctx, content)
+        _check_links(session, ctx, content.steps, "steps")
     if section == Section.control_points:
         seen_cp: set[uuid.UUID | None] = set()
         for i, cp in enumerate(content.control_points):
             if cp.id in seen_cp:
                 raise rule("Two control points have the same id.", f"control_points.{i}.id", "duplicate")
             seen_cp.add(cp.id)
+        _check_links(session, ctx, content.control_points, "control_points")
     if section == Section.scope and content.scope.departments:
         by_codes(session, content.scope.departments, "scope.departments")
     if section == Section.purpose and content.purpose.kpi_id is not None \
@@ -495,20 +520,20 @@ def _check(session: Session, ctx: Context, content: SopContent, section: Section
                        field, "unknown_step")
 
 
-def _check_links(session: Session, ctx: Context, content: SopContent) -> None:
-    """A step's problems and countermeasures belong to an initiative of the same process."""
-    issue_ids = {i for s in content.steps for i in s.issue_ids}
-    measure_ids = {m for s in content.steps for m in s.measure_ids}
+def _check_links(session: Session, ctx: Context, items: list[Step] | list[ControlPoint], field: str) -> None:
+    """The problems and countermeasures of steps or control points belong to an initiative of the same process."""
+    issue_ids = {i for s in items for i in s.issue_ids}
+    measure_ids = {m for s in items for m in s.measure_ids}
     if issue_ids:
         found = set(session.exec(select(Issue.id).join(Initiative, col(Initiative.id) == Issue.initiative_id)
                                  .where(col(Issue.id).in_(issue_ids), Initiative.process_id == ctx.process.id)))
         if found != issue_ids:
-            raise rule("Link problems of this process.", "steps", "unknown_issue")
+            raise rule("Link problems of this process.", field, "unknown_issue")
     if measure_ids:
         found = set(session.exec(select(Measure.id).join(Initiative, col(Initiative.id) == Measure.initiative_id)
                                  .where(col(Measure.id).in_(measure_ids), Initiative.process_id == ctx.process.id)))
         if found != measure_ids:
-            raise rule("Link countermeasures of this process.", "steps", "unknown_measure")
+            raise rule("Link countermeasures of this process.", field, "unknown_measure")
 
 
 def update_section(session: Session, version_id: int, section: Section, value: Any, actor: User, *,

@@ -10,6 +10,8 @@ from app.core.audit import AuditRecord
 from app.core.calendar import today
 from app.sops.models import SopVersion
 from tests.helpers import assert_problem
+from tests.initiatives.factories import add_issue
+from tests.measures.helpers import add_measure
 from tests.sops.factories import add_approved_sop
 from tests.sops.helpers import design_story, ok, review_and_sign, send
 
@@ -152,3 +154,22 @@ def test_standalone_revision_by_the_process_owner(client, factory, team, session
     assert_problem(send(client, "PATCH", f"/sop-versions/{v['id']}/sections/forms", team.member, etag, json=[]), 403)
     ok(send(client, "PATCH", f"/sop-versions/{v['id']}/sections/forms", owner, etag, json=[{"name": "CRM"}]))
     assert_problem(send(client, "GET", f"/processes/{process_id}/sop", team.viewer), 404)
+
+
+def test_control_points_come_from_validation_and_compliance_countermeasures(client, factory, team, session):
+    """A countermeasure that checks or approves becomes a control point at the step of its problem, linked to
+    both; links to another process's problems are refused."""
+    story = design_story(session, factory, team)
+    check = add_measure(session, team.initiative.id, team.leader, [story.issue.id], type="validation",
+                        description="Orders >= 10,000 need the finance head's approval")
+    v = _draft(client, team)
+    [cp] = v["content"]["control_points"]
+    review = next(s for s in v["content"]["steps"] if story.issue.id in s["issue_ids"])
+    assert (cp["description"], cp["step_id"]) == (check.description, review["id"])
+    assert (cp["issue_ids"], cp["measure_ids"]) == ([story.issue.id], [check.id])
+    elsewhere = add_issue(session, team.other, team.other_lead, impact=3, urgency=3)
+    session.commit()
+    cp["issue_ids"] = [elsewhere.id]
+    body = assert_problem(send(client, "PATCH", f"/sop-versions/{v['id']}/sections/control_points", team.member,
+                               f'"sop-version-{v["id"]}-v1"', json=[cp]), 422)
+    assert body["errors"][0]["field"] == "control_points"
