@@ -351,9 +351,11 @@ def draft_from_initiative(session: Session, initiative_id: int, actor: User) -> 
 
 
 def from_chain(session: Session, ini: Initiative, process: Process) -> SopContent:
-    """Steps from the survey in order, each linked to the problems found at it and their countermeasures
-    (the measures domain records no step of its own, so none is removed here: the team edits the draft);
-    the RACI matrix; the purpose's target from the first countermeasure with a quantified effect."""
+    """Steps from the survey in order, each linked to the problems found at it and their countermeasures,
+    without the steps a "remove a step" countermeasure takes out, and with an automating countermeasure's
+    description as the instructions of its step (the team edits the rest); the RACI matrix (without the
+    removed steps' rows); control points from checking countermeasures; the purpose's target from the first
+    countermeasure with a quantified effect."""
     survey = all_steps(session, ini.id)
     codes = department_codes(session, {s.department_id for s in survey})
     issues_at: dict[int, list[int]] = {}
@@ -368,23 +370,30 @@ def from_chain(session: Session, ini: Initiative, process: Process) -> SopConten
                                                     Measure.status != MeasureStatus.dropped)
                                              .order_by(MeasureIssue.measure_id)):
         measures_of.setdefault(issue_id, []).append(measure_id)
+    measures = {m.id: m for m in session.exec(select(Measure).where(
+        col(Measure.id).in_({m for ms in measures_of.values() for m in ms})))}
     ids = {s.id: uuid.uuid4() for s in survey}
     steps = []
     for s in survey:
         issue_ids = issues_at.get(s.id, [])
+        mine = [measures[m] for m in dict.fromkeys(m for i in issue_ids for m in measures_of.get(i, []))]
+        if any(m.type == MeasureType.remove_step for m in mine):
+            del ids[s.id]
+            continue
+        automated = [m.description for m in mine if m.type == MeasureType.automate]
         steps.append(Step(
             id=ids[s.id], name=s.name, department=codes.get(s.department_id), role=s.role,
-            system_path=" › ".join(s.systems), minutes=float(s.minutes), issue_ids=issue_ids,
-            measure_ids=list(dict.fromkeys(m for i in issue_ids for m in measures_of.get(i, [])))))
+            system_path=" › ".join(s.systems), minutes=float(s.minutes), instructions="\n".join(automated)[:10_000],
+            issue_ids=issue_ids, measure_ids=[m.id for m in mine]))
     m = raci_service.matrix(session, ini.id)
+    kept = [a for a in m.activities if a.survey_step_id is None or a.survey_step_id in ids]
     role_names = _unique_names([r.name for r in m.roles])
-    act_names = _unique_names([a.name for a in m.activities])
+    act_names = _unique_names([a.name for a in kept])
     raci = Raci(
         roles=role_names,
-        activities=[RaciActivity(name=act_names[i], step_id=ids.get(a.survey_step_id))
-                    for i, a in enumerate(m.activities)],
+        activities=[RaciActivity(name=act_names[i], step_id=ids.get(a.survey_step_id)) for i, a in enumerate(kept)],
         cells=[RaciCell(activity=act_names[ai], role=role_names[ri], letters=m.letters(a.id, r.id))
-               for ai, a in enumerate(m.activities) for ri, r in enumerate(m.roles) if m.letters(a.id, r.id)])
+               for ai, a in enumerate(kept) for ri, r in enumerate(m.roles) if m.letters(a.id, r.id)])
     purpose = Purpose(text=ini.goal[:5000])
     effect = session.exec(select(Measure).where(Measure.initiative_id == ini.id, Measure.status != MeasureStatus.dropped,
                                                 col(Measure.effect_target).is_not(None)).order_by(Measure.id)).first()

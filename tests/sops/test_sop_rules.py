@@ -173,3 +173,20 @@ def test_control_points_come_from_validation_and_compliance_countermeasures(clie
     body = assert_problem(send(client, "PATCH", f"/sop-versions/{v['id']}/sections/control_points", team.member,
                                f'"sop-version-{v["id"]}-v1"', json=[cp]), 422)
     assert body["errors"][0]["field"] == "control_points"
+
+
+def test_the_draft_carries_the_countermeasures_changes(client, factory, team, session):
+    """A "remove a step" countermeasure takes its step out of the draft (and out of the RACI); an automating
+    one gives its step its description as instructions."""
+    story = design_story(session, factory, team)  # an automating countermeasure at the manual review
+    activation = story.steps[2]
+    gone = add_issue(session, team.initiative, team.leader, impact=2, urgency=2, step_ids=[activation.id])
+    add_measure(session, team.initiative.id, team.leader, [gone.id], type="remove_step",
+                description="Activate on approval")
+    session.commit()
+    content = _draft(client, team)["content"]
+    names = [s["name"] for s in content["steps"]]
+    assert activation.name not in names and len(names) == len(story.steps) - 1
+    review = next(s for s in content["steps"] if s["name"] == story.steps[1].name)
+    assert review["instructions"] == story.measure.description and review["measure_ids"] == [story.measure.id]
+    assert all(s["instructions"] == "" for s in content["steps"] if s is not review)
