@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2_fragments.fastapi import Jinja2Blocks
@@ -34,7 +33,7 @@ def _context(request: Request, extra: dict[str, Any]) -> dict[str, Any]:
     def fmt_dt(value: datetime | None) -> str:
         if value is None:
             return ""
-        return format_datetime(value.astimezone(tz), "yyyy-MM-dd HH:mm", locale=locale)
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")  # digits only: the same in every locale
 
     flash_key = request.cookies.get(FLASH_COOKIE)
     ctx: dict[str, Any] = {

@@ -319,4 +319,4 @@ def diff_versions(session: Session, sop_id: int, from_id: int, to_id: int, actor
     summary_from, summary_to = service.summaries(session, sop, [old_v, new_v])
     changed = sections.changed_sections
     return SopDiff(sop_id=sop_id, from_version=summary_from, to_version=summary_to, changed=bool(changed),
-                   changed_sections=changed, sections=sections, suggested_bump=service.suggest_bump(old, new))
+                   changed_sections=changed, sections=sections, suggested_bump=service.suggest_bump(old_v.content, new_v.content))

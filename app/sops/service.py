@@ -107,19 +107,21 @@ def number(v: SopVersion) -> str | None:
     return None if v.number_major is None else f"V{v.number_major}.{v.number_minor}"
 
 
-def _accountable(raci: Raci) -> dict[str, str]:
-    return {c.activity: c.role for c in raci.cells if "A" in c.letters}
+def _shape(content: dict[str, Any]) -> tuple[set[str], dict[str, str]]:
+    """What the version number depends on, from a stored content: the step ids, and who is accountable (A)
+    for each RACI activity."""
+    steps = {s.get("id") for s in content.get("steps", [])}
+    accountable = {c["activity"]: c["role"] for c in content.get("raci", {}).get("cells", [])
+                   if "A" in c.get("letters", "")}
+    return steps, accountable
 
 
-def suggest_bump(previous: SopContent | None, current: SopContent) -> Bump | None:
-    """Steps added or removed, or an A of the RACI changed: major; anything else: minor."""
+def suggest_bump(previous: dict[str, Any] | None, current: dict[str, Any]) -> Bump | None:
+    """Steps added or removed, or an A of the RACI changed: major; anything else: minor. Both are stored
+    contents (`SopVersion.content`, validated when written): reading them needs no second validation."""
     if previous is None:
         return None
-    if {s.id for s in previous.steps} != {s.id for s in current.steps}:
-        return Bump.major
-    if _accountable(previous.raci) != _accountable(current.raci):
-        return Bump.major
-    return Bump.minor
+    return Bump.major if _shape(previous) != _shape(current) else Bump.minor
 
 
 def raci_errors(raci: Raci, rule_: str | None = None) -> list[str]:
@@ -767,7 +769,7 @@ def publish(session: Session, version_id: int, data: PublishRequest, actor: User
     if previous is None:
         v.number_major, v.number_minor = 1, 0
     else:
-        choice = data.bump or suggest_bump(content_of(previous), content_of(v)) or Bump.minor
+        choice = data.bump or suggest_bump(previous.content, v.content) or Bump.minor
         if choice == Bump.major:
             v.number_major, v.number_minor = previous.number_major + 1, 0
         else:
@@ -867,7 +869,7 @@ def to_read(session: Session, v: SopVersion) -> SopVersionRead:
     suggested = None
     if v.state != SopState.published:
         latest = _latest_published(session, sop.id)
-        suggested = suggest_bump(content_of(latest) if latest else None, content)
+        suggested = suggest_bump(latest.content if latest else None, v.content)
     return SopVersionRead(
         id=v.id, sop_id=v.sop_id, process=ProcessRef(id=process.id, code=process.code, name=process.name),
         initiative_id=v.initiative_id, based_on_id=v.based_on_id, number=number(v), state=v.state,
