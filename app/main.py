@@ -22,7 +22,7 @@ pilot, roll out, monitor.
 **Authentication.** People: `POST /api/v1/auth/token` (OAuth2 password form) returns a Bearer
 token. Machines (BI tools, other systems): a service token created by an administrator
 (`POST /api/v1/service-tokens`), sent as `Authorization: Bearer pco_...`; its scopes
-(`read`, `write`, `metrics:read`, `metrics:write`) limit what it may do.
+(`read`, `write`, `metrics:read`, `metrics:write`, `controls:check`) limit what it may do.
 
 **Errors** are RFC 9457 `application/problem+json` with `type`, `title`, `status`, `detail`
 and, for validation errors (422), `errors[]` with each field's location.

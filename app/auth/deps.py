@@ -32,7 +32,7 @@ COOKIE_NAME = "procopt_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-ALL_SCOPES = ("read", "write", "metrics:read", "metrics:write")
+ALL_SCOPES = ("read", "write", "metrics:read", "metrics:write", "controls:check")
 # Writes to a token's last-used time are coalesced to one per minute per token.
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 
@@ -220,6 +220,16 @@ def require_scope(scope: str):  # noqa: ANN201
 
     async def check(actor: CurrentActor) -> None:  # async: no thread-pool hop for a set lookup
         _check_scope(actor.scopes, scope)
+
+    return Depends(check)
+
+
+def require_any_scope(*scopes: str):  # noqa: ANN201
+    """Route dependency: the credential carries at least one of `scopes` (people carry all scopes)."""
+
+    async def check(actor: CurrentActor) -> None:
+        if not any(actor.has_scope(s) for s in scopes):
+            raise Forbidden(f"This token lacks the {' or '.join(f'`{s}`' for s in scopes)} scope.")
 
     return Depends(check)
 

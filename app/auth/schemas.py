@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Scope = Literal["read", "write", "metrics:read", "metrics:write"]
+Scope = Literal["read", "write", "metrics:read", "metrics:write", "controls:check"]
 
 
 class TokenResponse(BaseModel):

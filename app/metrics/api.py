@@ -21,11 +21,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 
-from app.auth.deps import Actor, CurrentActor, require_scope
+from app.auth.deps import Actor, CurrentActor, require_any_scope, require_scope
 from app.core.audit import AuditRead
 from app.core.config import get_settings
 from app.core.db import SessionDep, new_session, utcnow
-from app.core.errors import Forbidden, PayloadTooLarge, RuleViolation
+from app.core.errors import PayloadTooLarge, RuleViolation
 from app.core.etag import optional_version, required_version, set_etag
 from app.core.ids import Id
 from app.core.pagination import set_link_header
@@ -67,16 +67,6 @@ OBSERVATIONS_PAGE_MAX = 10_000
 MAX_EXPORT_KPIS = 500
 CSV_MEDIA = "text/csv; charset=utf-8"
 PARQUET_MEDIA = "application/vnd.apache.parquet"
-
-
-def require_any_scope(*scopes: str):  # noqa: ANN201
-    """Route dependency: the credential carries at least one of `scopes` (people carry all scopes)."""
-
-    def check(actor: CurrentActor) -> None:
-        if not any(actor.has_scope(s) for s in scopes):
-            raise Forbidden(f"This token lacks the {' or '.join(f'`{s}`' for s in scopes)} scope.")
-
-    return Depends(check)
 
 
 READ = require_any_scope("metrics:read", "read")

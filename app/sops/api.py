@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 
-from app.auth.deps import CurrentActor, require_scope
+from app.auth.deps import CurrentActor, require_any_scope, require_scope
 from app.core.db import SessionDep
 from app.core.etag import optional_version, required_version, set_etag
 from app.core.ids import Id
@@ -21,9 +21,11 @@ from app.sops.schemas import (
     CommentPage,
     CommentRead,
     CommentUpdate,
+    ControlCheckRead,
+    ControlCheckRequest,
+    EditSection,
     NextRequest,
     PublishRequest,
-    Section,
     SectionValue,
     SopCreate,
     SopVersionPage,
@@ -71,6 +73,18 @@ def current_sop(process_id: ProcessRef, session: SessionDep, actor: CurrentActor
     """The SOP version in force today (business time zone), or on `at`: the published version with the latest
     effective date not after it. Everyone signed in reads it; 404 when none is in force."""
     return _version(session, response, service.current_version(session, process_id, at))
+
+
+@router.post("/processes/{process_id}/control-points/check", response_model=ControlCheckRead,
+             dependencies=[require_any_scope("controls:check", "read")], responses=READ)
+def check_controls(process_id: ProcessRef, data: ControlCheckRequest, session: SessionDep, actor: CurrentActor):
+    """Check one case against the control points of the SOP version in force today (named in the answer): for
+    each, whether it applies to the case's attributes, what it requires, whether a special case applies
+    instead, and, with the activities done so far, whether the requirement is met (`reason` says why not:
+    missing activity, wrong role, wrong order, too late). Service tokens with the `controls:check` (or `read`)
+    scope and everyone signed in; an attribute value of the wrong type is a 422 naming it; 404 when no version
+    is in force."""
+    return service.check_controls(session, process_id, data)
 
 
 @router.post("/processes/{process_id}/sop", status_code=status.HTTP_201_CREATED, response_model=SopVersionRead,
@@ -166,13 +180,15 @@ def version_pdf(version_id: Id, session: SessionDep, actor: CurrentActor,
 
 @router.patch("/sop-versions/{version_id}/sections/{section}", response_model=SopVersionRead,
               dependencies=[require_scope("write")], responses=CHANGE)
-def update_section(version_id: Id, section: Section, value: Annotated[SectionValue, Body(
+def update_section(version_id: Id, section: EditSection, value: Annotated[SectionValue, Body(
         description="The section's new value: an object for purpose, scope and raci, a list for the others "
-                    "(see `SopContent`).")],
+                    "(see `SopContent`; `attributes` are the case attributes the control points' rules use).")],
                    request: Request, session: SessionDep, actor: CurrentActor, response: Response):
     """Replace one section of a draft or a version in review (the team; the process owner for a standalone
     revision). Requires `If-Match`. A change to a version in review starts a new round: earlier votes no
-    longer count. Signed and published versions are immutable (409)."""
+    longer count. Signed and published versions are immutable (409). A control point's rule, or a special
+    case's condition, that does not parse, names an undeclared attribute, uses one with the wrong type or is
+    not true-or-false is a 422 naming the field, with `line`, `column` and `offset` in the expression."""
     expected = required_version(request, VERSION, version_id)
     return _version(session, response, service.update_section(session, version_id, section, value, actor.user,
                                                                expected_version=expected))

@@ -39,10 +39,12 @@ from app.sops import diff as sop_diff
 from app.sops import exports, service
 from app.sops.models import SopState, SopStatus, SopVersion
 from app.sops.schemas import (
+    AttributeType,
     Bump,
     CommentCreate,
     CommentUpdate,
     ContingencyKind,
+    EditSection,
     FormKind,
     NextRequest,
     PublishRequest,
@@ -69,7 +71,9 @@ SOP_LABELS: dict[str, dict[str, str]] = {
         "purpose": N_("Purpose"), "scope": N_("Scope"), "raci": N_("Responsibilities"),
         "steps": N_("Detailed steps"), "control_points": N_("Key control points"), "forms": N_("Forms and tools"),
         "contingencies": N_("Contingency plan and special cases"),
+        "attributes": N_("Case attributes for the rules"),
     },
+    "attribute_type": {"number": N_("Number"), "text": N_("Text"), "boolean": N_("Yes or no"), "date": N_("Date")},
     "sop_vote": {"none": N_("Not voted yet"), "approve": N_("Approved"), "request_changes": N_("Changes requested")},
     "form_kind": {"form": N_("Form"), "system": N_("System"), "tool": N_("Tool"), "script": N_("Script")},
     "contingency_kind": {"contingency": N_("Contingency"), "special_case": N_("Special case")},
@@ -84,6 +88,7 @@ SOP_LABELS: dict[str, dict[str, str]] = {
         "system_path": N_("System operation path"), "minutes": N_("Minutes"),
         "measure_ids": N_("Countermeasures"), "issue_ids": N_("Problems"), "step_id": N_("At step"),
         "description": N_("Description"), "approver_role": N_("Approver role"), "rule": N_("Rule (machine-checkable)"),
+        "control_point_id": N_("Exception of control point"), "condition": N_("Condition"),
         "kind": N_("Kind"), "location": N_("Link or location"), "situation": N_("Situation"),
         "instead": N_("What to do instead"), "approver": N_("Approved by"), "backfill_hours": N_("Back-fill within (hours)"),
     },
@@ -115,19 +120,29 @@ SOP_MESSAGES = {
     "author_reviews": N_("The author cannot review their own draft."),
     "unknown_issue": N_("Link problems of this process."),
     "unknown_measure": N_("Link countermeasures of this process."),
+    "unknown_control_point": N_("Choose a control point of this SOP."),
 }
 # The fields of one row of a list section, as the editor's forms name them.
-ROW_FIELDS: dict[Section, tuple[str, ...]] = {
-    Section.steps: ("id", "name", "department", "role", "inputs", "outputs", "instructions", "system_path",
-                    "minutes"),
-    Section.control_points: ("id", "step_id", "description", "approver_role", "rule"),
-    Section.forms: ("name", "kind", "location"),
-    Section.contingencies: ("kind", "situation", "instead", "approver", "backfill_hours"),
+ROW_FIELDS: dict[EditSection, tuple[str, ...]] = {
+    EditSection.steps: ("id", "name", "department", "role", "inputs", "outputs", "instructions", "system_path",
+                        "minutes"),
+    EditSection.control_points: ("id", "step_id", "description", "approver_role", "condition", "activity", "before",
+                                 "within_minutes", "after", "req_role"),
+    EditSection.forms: ("name", "kind", "location"),
+    EditSection.contingencies: ("kind", "situation", "instead", "approver", "backfill_hours", "control_point_id",
+                                "condition"),
+    EditSection.attributes: ("name", "type"),
 }
+# A control point's rule, flat in its row: the condition and the requirement's fields ("req_role": its role).
+REQUIREMENT_FIELDS = {"activity": "activity", "before": "before", "within_minutes": "within_minutes",
+                      "after": "after", "req_role": "role"}
 # Fields with a preset value (a select, an id): a row with nothing else filled in is an empty row.
-PRESET = {"id", "kind"}
+PRESET = {"id", "kind", "type"}
 LINKS = ("measure_ids", "issue_ids")  # kept from the stored step or control point: the editor does not change them
 SECTIONS = tuple(Section)
+# The editor's forms: the document's sections, with the rules' attributes before the control points.
+EDIT_SECTIONS = (*(EditSection(s.value) for s in SECTIONS[:4]), EditSection.attributes,
+                 *(EditSection(s.value) for s in SECTIONS[4:]))
 
 
 def _gettext(request: Request):  # noqa: ANN202
@@ -144,12 +159,15 @@ def _num(value: Any) -> str:
 
 def _message(err: dict[str, Any], gettext, fallback: str) -> str:  # noqa: ANN001
     msgid = SOP_MESSAGES.get(err.get("type", ""))
+    if err.get("type") == "invalid_rule" and "line" in err:  # the checker's words (English), with where
+        return gettext("Line %(line)s, column %(column)s: %(message)s") % {
+            "line": err["line"], "column": err["column"], "message": err["message"].rsplit(" (line ", 1)[0]}
     if msgid:
         return gettext(msgid)
     return message_for(err.get("type", ""), gettext, err.get("message") or fallback, err.get("ctx"))
 
 
-def _errors(exc: AppError, gettext, section: Section | None = None) -> dict[str, str]:  # noqa: ANN001
+def _errors(exc: AppError, gettext, section: EditSection | None = None) -> dict[str, str]:  # noqa: ANN001
     """A refusal as a form's errors: by field ("steps.2.name", "purpose.target", "effective_date"); what
     names no field of the form under `__all__`."""
     errors: dict[str, str] = {}
@@ -437,7 +455,7 @@ def _section_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _stored(v: SopVersion, section: Section) -> Any:
+def _stored(v: SopVersion, section: EditSection) -> Any:
     return v.content.get(section.value, [] if section in ROW_FIELDS else {})
 
 
@@ -453,8 +471,26 @@ def _column(form: dict[str, Any], key: str) -> list[str]:
     return [str(x) for x in (raw if isinstance(raw, list) else [raw])]
 
 
-def _shown(section: Section, stored: Any) -> Any:
+def _flat_rule(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored control point with its rule's fields in the row, as its form has them."""
+    rule = row.get("rule") if isinstance(row.get("rule"), dict) else {}
+    requirement = rule.get("requirement") or {}
+    return {**row, "condition": rule.get("condition"), **{f: requirement.get(k) for f, k in REQUIREMENT_FIELDS.items()}}
+
+
+def _nested_rule(row: dict[str, Any]) -> dict[str, Any]:
+    """A control point's form row as the API's body: the rule from its fields (none when all are blank)."""
+    requirement = {k: row.pop(f) for f, k in REQUIREMENT_FIELDS.items() if f in row}
+    condition = row.pop("condition", None)
+    if condition is not None or requirement:
+        row["rule"] = {"condition": condition or "", "requirement": requirement}
+    return row
+
+
+def _shown(section: EditSection, stored: Any) -> Any:
     """A stored section as its form shows it."""
+    if section == EditSection.control_points:
+        stored = [_flat_rule(row) for row in stored]
     if section in ROW_FIELDS:
         return [{f: "" if row.get(f) is None else row.get(f) for f in ROW_FIELDS[section]} for row in stored]
     if section == Section.scope:
@@ -470,7 +506,7 @@ def _shown(section: Section, stored: Any) -> Any:
     return {k: "" if stored.get(k) is None else stored.get(k) for k in ("text", "kpi_id", "baseline", "target", "unit")}
 
 
-def _typed(section: Section, form: dict[str, Any]) -> Any:
+def _typed(section: EditSection, form: dict[str, Any]) -> Any:
     """What was typed into a section's form, in the form's shape (moves and removals applied)."""
     if section in ROW_FIELDS:
         fields = ROW_FIELDS[section]
@@ -511,10 +547,12 @@ def _apply_op(rows: list[dict[str, str]], op: str) -> list[dict[str, str]]:
     return rows
 
 
-def _value(section: Section, shaped: Any, stored: Any) -> Any:
+def _value(section: EditSection, shaped: Any, stored: Any) -> Any:
     """A section's form values as the API's section body (blank fields left to their defaults)."""
     if section in ROW_FIELDS:
         rows = [{k: v for k, v in row.items() if v != ""} for row in shaped]
+        if section == EditSection.control_points:
+            rows = [_nested_rule(row) for row in rows]
         if section in (Section.steps, Section.control_points):
             links = {s.get("id"): s for s in stored}
             for row in rows:
@@ -543,12 +581,14 @@ def _editor_context(session: Session, request: Request, v: SopVersion) -> dict[s
     ctx = _document_context(session, request, [read.content])
     ctx.update({"v": read, "sop": service.sop_read(session, sop), "departments": list_departments(session),
                 "kpi_choices": kpis, "form_kinds": list(FormKind), "contingency_kinds": list(ContingencyKind),
+                "attribute_types": list(AttributeType), "edit_sections": EDIT_SECTIONS,
+                "control_point_choices": [(str(c.id), c.description) for c in read.content.control_points],
                 "step_choices": [(str(s.id), s.name) for s in read.content.steps],
                 "editable": v.state in service.EDITABLE_STATES, "doc": read.content})
     return ctx
 
 
-def _section_state(v: SopVersion, section: Section, *, values: Any = None, errors: dict[str, str] | None = None,
+def _section_state(v: SopVersion, section: EditSection, *, values: Any = None, errors: dict[str, str] | None = None,
                    stale: bool = False) -> dict[str, Any]:
     stored = _stored(v, section)
     return {"sec": section.value, "values": _shown(section, stored) if values is None else values,
@@ -561,12 +601,12 @@ def editor(version_id: Id, request: Request, session: SessionDep, actor: Current
     if not service.rights(session, v, actor.user).edit:
         return redirect(request, f"/sop-versions/{version_id}")
     ctx = _editor_context(session, request, v)
-    ctx["forms"] = [_section_state(v, s) for s in SECTIONS]
+    ctx["forms"] = [_section_state(v, s) for s in EDIT_SECTIONS]
     return render(request, "sops/edit.html", ctx)
 
 
 @router.post("/sop-versions/{version_id}/sections/{section}")
-def save_section(version_id: Id, section: Section, request: Request, session: SessionDep, actor: CurrentActor,
+def save_section(version_id: Id, section: EditSection, request: Request, session: SessionDep, actor: CurrentActor,
                  form: FormData) -> Response:
     """Save one section. A save from a page older than the version is kept when that section did not change
     meanwhile (someone saved another one); when it did, the form comes back with what was typed, beside
@@ -601,7 +641,7 @@ def save_section(version_id: Id, section: Section, request: Request, session: Se
         if not errors:
             return redirect(request, f"/sop-versions/{version_id}/edit#sec-{section.value}")
         ctx = _editor_context(session, request, v)
-        ctx["forms"] = [state if s == section else _section_state(v, s) for s in SECTIONS]
+        ctx["forms"] = [state if s == section else _section_state(v, s) for s in EDIT_SECTIONS]
         return render(request, "sops/edit.html", ctx, status_code=422)
     ctx = _editor_context(session, request, v)
     ctx.update({"form": state, "oob": True})

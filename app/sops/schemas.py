@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from app.core.ids import Id
 from app.initiatives.schemas import ProcessRef, UserRef
@@ -18,6 +27,11 @@ Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Number = Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False)]
 Minutes = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+Expression = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+AttributeName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+# Words CEL keeps for itself: no attribute is named so.
+CEL_RESERVED = frozenset({"true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function",
+                          "if", "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"})
 
 
 class Section(enum.StrEnum):
@@ -30,6 +44,18 @@ class Section(enum.StrEnum):
     control_points = "control_points"
     forms = "forms"
     contingencies = "contingencies"
+
+
+# What `PATCH /sop-versions/{id}/sections/{section}` replaces: the seven sections, and the case attributes the
+# control points' rules use (a part of the version, not a section of the method's document).
+EditSection = enum.StrEnum("EditSection", {**{s.name: s.value for s in Section}, "attributes": "attributes"})
+
+
+class AttributeType(enum.StrEnum):
+    number = "number"
+    text = "text"
+    boolean = "boolean"
+    date = "date"
 
 
 class FormKind(enum.StrEnum):
@@ -156,6 +182,56 @@ class Step(_Answers):
     minutes: Minutes = 0
 
 
+class Attribute(_Part):
+    """A case attribute the version's rules may use (`amount`, `channel`), with its type."""
+
+    name: AttributeName = Field(examples=["amount"])
+    type: AttributeType = AttributeType.text
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in CEL_RESERVED:
+            raise ValueError(f"{value!r} is a word of the rule language")
+        return value
+
+
+def _unique_attributes(value: list[Attribute]) -> list[Attribute]:
+    _unique([a.name for a in value], "attribute")
+    return value
+
+
+Attributes = Annotated[list[Attribute], Field(max_length=100), AfterValidator(_unique_attributes)]
+
+
+class Requirement(_Part):
+    """What must then hold in the case: an activity that occurs, optionally before another one, within a time
+    of another one (or of the case's start), by a resource of a role."""
+
+    activity: Line = Field(examples=["Finance approval"])
+    before: Line | None = Field(None, description="An activity it must precede.", examples=["Ship"])
+    within_minutes: Minutes | None = Field(None, description="At the latest this many minutes after `after` (the "
+                                                             "case's start when `after` is left out).")
+    after: Line | None = Field(None, description="The activity `within_minutes` counts from.",
+                               examples=["Review"])
+    role: Line | None = Field(None, description="The role of the resource that does `activity`.")
+
+    @model_validator(mode="after")
+    def _after_needs_limit(self) -> Requirement:
+        if self.after is not None and self.within_minutes is None:
+            raise ValueError("`after` is the start of a time limit: give `within_minutes` too")
+        return self
+
+
+class Rule(_Part):
+    """A machine-checkable rule: when `condition` (CEL over the case's attributes) holds, `requirement` must."""
+
+    condition: Expression = Field(description="A CEL expression over the version's attributes, true for the cases "
+                                              "the control point applies to.",
+                                  examples=['amount >= 10000.0 && channel != "internal"'])
+    requirement: Requirement
+
+
 class ControlPoint(_Answers):
     """关键节点: an approval or risk-control point at a step."""
 
@@ -164,7 +240,13 @@ class ControlPoint(_Answers):
     description: str = Field(min_length=1, max_length=2000,
                              examples=["Order amount >= 10,000 needs the finance head's approval"])
     approver_role: str = Field("", max_length=120)
-    rule: str = Field("", max_length=2000, description="A machine-checkable rule (reserved).")
+    rule: Rule | None = Field(None, description="The machine-checkable rule, when it has one.")
+
+    @field_validator("rule", mode="before")
+    @classmethod
+    def _legacy_text(cls, value: Any) -> Any:
+        """Before rules were structured, `rule` was a reserved free text (never checked): it reads as none."""
+        return None if isinstance(value, str) else value
 
 
 class FormItem(_Part):
@@ -183,6 +265,19 @@ class Contingency(_Part):
     approver: str = Field("", max_length=120)
     backfill_hours: int | None = Field(None, ge=0, le=8760)
     kind: ContingencyKind = ContingencyKind.contingency
+    control_point_id: UUID | None = Field(None, description="A special case: the control point it is an exception "
+                                                            "of (its requirement gives way to this one).")
+    condition: Expression | None = Field(None, description="A special case of a control point: a CEL expression "
+                                                           "over the version's attributes, true for the cases it "
+                                                           "covers.", examples=["amount >= 100000.0 && urgent"])
+
+    @model_validator(mode="after")
+    def _exception(self) -> Contingency:
+        if (self.control_point_id is None) != (self.condition is None):
+            raise ValueError("an exception of a control point names both the control point and its condition")
+        if self.control_point_id is not None and self.kind != ContingencyKind.special_case:
+            raise ValueError("only a special case is an exception of a control point")
+        return self
 
 
 class SopContent(_Part):
@@ -195,6 +290,8 @@ class SopContent(_Part):
     control_points: list[ControlPoint] = Field(default_factory=list, max_length=500)
     forms: list[FormItem] = Field(default_factory=list, max_length=200)
     contingencies: list[Contingency] = Field(default_factory=list, max_length=200)
+    attributes: Attributes = Field(default_factory=list,
+                                   description="The case attributes the control points' rules use.")
 
 
 # ---------------------------------------------------------------- requests
@@ -245,7 +342,67 @@ class NextRequest(_Part):
                                                         "revision by the process owner.")
 
 
+class ActivityDone(_Part):
+    activity: Line = Field(examples=["Finance approval"])
+    at: datetime | None = Field(None, description="When it was done (for time limits).")
+    role: Line | None = Field(None, description="The role of the resource that did it.")
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """A time without a zone is UTC (times with and without one compare)."""
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class ControlCheckRequest(_Part):
+    attributes: dict[str, Any] = Field(description="The case's attributes by name (numbers, texts, true/false, "
+                                                   "dates as `2026-07-01`); undeclared ones are ignored.",
+                                       examples=[{"amount": 12500, "channel": "web", "urgent": False}])
+    activities: list[ActivityDone] | None = Field(None, max_length=10_000,
+                                                  description="The activities done so far, in the order done; "
+                                                              "without them `met` is null.")
+
+
 # ---------------------------------------------------------------- reads
+
+CheckReason = Annotated[str, Field(description=(
+    "`no_rule` (the control point has no machine-checkable rule), `condition_false`, `condition_true` (it "
+    "applies; no activities given), `missing_attributes:<names>` (not evaluable), `special_case`, `met`, "
+    "`missing_activity`, `wrong_role`, `wrong_order`, `too_late`, `times_missing`, `error:<text>`."),
+    examples=["missing_activity"])]
+
+
+class SpecialCaseRead(BaseModel):
+    index: int = Field(description="Its position in the contingencies section, from 1.")
+    situation: str
+    instead: str
+    approver: str
+    backfill_hours: int | None
+    condition: str
+
+
+class ControlPointCheck(BaseModel):
+    id: UUID | None
+    description: str
+    applies: bool | None = Field(description="Whether its condition holds for the case; null without a rule or "
+                                             "when an attribute it reads is missing.")
+    reason: CheckReason
+    requirement: Requirement | None = None
+    special_case: SpecialCaseRead | None = Field(None, description="The exception that applies instead.")
+    met: bool | None = Field(None, description="Whether the activities done meet the requirement; null when it "
+                                               "does not apply, a special case applies or no activities were given.")
+
+
+class CheckResult(BaseModel):
+    control_points: list[ControlPointCheck]
+
+
+class ControlCheckRead(CheckResult):
+    version_id: int = Field(description="The SOP version in force whose rules answered.")
+    number: str = Field(examples=["V1.1"])
+    effective_date: date
+
+
 
 class ReviewerRead(BaseModel):
     user: UserRef

@@ -43,14 +43,19 @@ from app.processes.models import Process
 from app.processes.service import get_process
 from app.raci import models as raci_models
 from app.raci import service as raci_service
+from app.sops import rules
 from app.sops.models import OPEN_STATES, Sop, SopComment, SopReviewer, SopState, SopStatus, SopVersion, Vote
 from app.sops.schemas import (
+    Attributes,
     Bump,
     CommentCreate,
     CommentRead,
     CommentUpdate,
     Contingency,
+    ControlCheckRead,
+    ControlCheckRequest,
     ControlPoint,
+    EditSection,
     FormItem,
     NextRequest,
     PublishRequest,
@@ -75,11 +80,13 @@ from app.sops.schemas import (
 from app.survey.service import all_steps, department_codes
 from app.users.models import Role, User
 
-SECTION_TYPES: dict[Section, Any] = {
-    Section.purpose: Purpose, Section.scope: Scope, Section.raci: Raci, Section.steps: list[Step],
-    Section.control_points: list[ControlPoint], Section.forms: list[FormItem],
-    Section.contingencies: list[Contingency],
+SECTION_TYPES: dict[EditSection, Any] = {
+    EditSection.purpose: Purpose, EditSection.scope: Scope, EditSection.raci: Raci, EditSection.steps: list[Step],
+    EditSection.control_points: list[ControlPoint], EditSection.forms: list[FormItem],
+    EditSection.contingencies: list[Contingency], EditSection.attributes: Attributes,
 }
+# The sections the control points' rules read: a change to one checks every rule again.
+RULE_SECTIONS = (EditSection.control_points, EditSection.contingencies, EditSection.attributes)
 ADAPTERS = {section: TypeAdapter(t) for section, t in SECTION_TYPES.items()}
 EDITABLE_STATES = (SopState.draft, SopState.in_review)
 
@@ -478,7 +485,7 @@ def next_version(session: Session, version_id: int, data: NextRequest, actor: Us
 
 # ---------------------------------------------------------------- editing
 
-def _validation_error(section: Section, exc: ValidationError) -> RuleViolation:
+def _validation_error(section: EditSection, exc: ValidationError) -> RuleViolation:
     errors = field_errors([{**e, "loc": ("body", section.value, *e["loc"])} for e in exc.errors()])
     return RuleViolation(f"The {section.value} section is not valid: " + "; ".join(
         f"{e['field']}: {e['message']}" for e in errors[:5]), errors=errors)
@@ -490,7 +497,7 @@ def _assign_ids(content: SopContent) -> None:
             item.id = uuid.uuid4()
 
 
-def _check(session: Session, ctx: Context, content: SopContent, section: Section) -> None:
+def _check(session: Session, ctx: Context, content: SopContent, section: EditSection) -> None:
     """What a section's own schema cannot know: references to other sections and to records."""
     steps = {s.id for s in content.steps}
     if section == Section.steps:
@@ -529,6 +536,18 @@ def _check(session: Session, ctx: Context, content: SopContent, section: Section
             field = f"raci.activities.{i}.step_id" if section == Section.raci else section.value
             raise rule(f"RACI activity {a.name!r} is linked to a step the SOP does not have: unlink it first.",
                        field, "unknown_step")
+    if section in RULE_SECTIONS:
+        _check_rules(content, section)
+
+
+def _check_rules(content: SopContent, section: EditSection) -> None:
+    """The rules compile against the attributes; a refusal caused by another section names that section."""
+    try:
+        rules.validate(content)
+    except RuleViolation as exc:
+        if not exc.errors or exc.errors[0]["field"].startswith(section.value):
+            raise
+        raise rule(f"{exc.detail} Change the rule first.", section.value, "invalid_rule") from None
 
 
 def _check_links(session: Session, ctx: Context, items: list[Step] | list[ControlPoint], field: str) -> None:
@@ -547,7 +566,7 @@ def _check_links(session: Session, ctx: Context, items: list[Step] | list[Contro
             raise rule("Link countermeasures of this process.", field, "unknown_measure")
 
 
-def update_section(session: Session, version_id: int, section: Section, value: Any, actor: User, *,
+def update_section(session: Session, version_id: int, section: EditSection, value: Any, actor: User, *,
                    expected_version: int | None) -> SopVersion:
     """Replace one section of a draft. A change to a version in review starts a new round."""
     v = get_version(session, version_id)
@@ -797,6 +816,16 @@ def withdraw(session: Session, version_id: int, data: WithdrawRequest, actor: Us
 
 def read_version(session: Session, version_id: int, actor: User) -> SopVersion:
     return _reader_context(session, version_id, actor).version
+
+
+def check_controls(session: Session, process_ref: str, data: ControlCheckRequest) -> ControlCheckRead:
+    """The control points of the version in force today for one case (see `rules.check`); everyone signed in
+    reads published versions. The compiled rules are kept by the signed content's hash."""
+    v = current_version(session, process_ref, None)
+    key = v.signed_hash or content_hash(v.content)
+    result = rules.check(rules.compiled(key, lambda: content_of(v)), data.attributes, data.activities)
+    return ControlCheckRead(version_id=v.id, number=number(v) or "", effective_date=v.effective_date,
+                            control_points=result.control_points)
 
 
 def current_version(session: Session, process_ref: str, at: date | None) -> SopVersion:

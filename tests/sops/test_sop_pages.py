@@ -75,7 +75,7 @@ def test_draft_from_the_initiative_and_the_editor(client, factory, team, session
     assert page.status_code == 200
     for name in [s.name for s in story.steps]:
         assert name in page.text
-    assert page.text.count('hx-post="/sop-versions/') == 7
+    assert page.text.count('hx-post="/sop-versions/') == 8  # the seven sections and the rules' attributes
     # The initiative page now leads to the draft and offers no second one.
     page = client.get(f"/initiatives/{ini.id}", headers=_h(team.member)).text
     assert f'href="/sop-versions/{vid}/edit"' in page and "Draft the SOP" not in page
@@ -108,7 +108,7 @@ def test_save_a_section_with_htmx_and_move_a_step(client, factory, team, session
     assert r.status_code == 200, r.text
     assert "<html" not in r.text and 'id="sec-steps"' in r.text
     # The other sections' forms get the new record version out of band.
-    assert r.text.count('hx-swap-oob="true"') == 6 and 'id="version-steps" hx-swap-oob="true"' not in r.text
+    assert r.text.count('hx-swap-oob="true"') == 7 and 'id="version-steps" hx-swap-oob="true"' not in r.text
     assert re.search(r'value="2" id="version-purpose"', r.text)
     v = _version(session, vid)
     assert [s["name"] for s in v.content["steps"]] == [names[1], names[0], *names[2:]]
