@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -128,6 +129,36 @@ def pg_drop(dbname: str) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
     except psycopg.Error as exc:
         print(f"warning: could not drop database {dbname}: {exc}")
+
+
+def each_backend(backends: list[str], name: str, run: Callable[[str, str, Path], list]) -> tuple[list, list[str]]:
+    """`run(backend, url, tmp)` on each backend in turn: SQLite in a file of a temporary folder `tmp`,
+    PostgreSQL in a fresh database `procopt_<name>_<pid>`, dropped afterwards (skipped when unreachable). A
+    backend that fails is reported and the next one runs. Returns what the runs returned, joined, and the
+    backends that failed."""
+    results: list = []
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix=f"procopt-{name}-") as tmpdir:
+        tmp = Path(tmpdir)
+        for backend in backends:
+            dbname = None
+            try:
+                if backend == "sqlite":
+                    url = f"sqlite:///{tmp / 'bench.db'}"
+                else:
+                    dbname = f"procopt_{name}_{os.getpid()}"
+                    url = pg_create(dbname)
+                    if url is None:
+                        dbname = None
+                        continue
+                results += run(backend, url, tmp)
+            except Exception as exc:  # report and go on with the next backend
+                failed.append(backend)
+                print(f"[{backend}] FAILED: {type(exc).__name__}: {exc}")
+            finally:
+                if dbname:
+                    pg_drop(dbname)
+    return results, failed
 
 
 def seed(url: str, n_processes: int, n_users: int) -> dict[str, str]:
@@ -467,28 +498,8 @@ def main() -> None:
     print(f"load average before the run: {load1:.2f} (1 min), {load5:.2f} (5 min) on {os.cpu_count()} CPUs"
           + ("  <- other work is running; figures will be low" if load1 > 0.5 else ""))
 
-    results: list[Result] = []
-    failed: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="procopt-bench-") as tmpdir:
-        tmp = Path(tmpdir)
-        for backend in args.backends:
-            dbname = None
-            try:
-                if backend == "sqlite":
-                    url = f"sqlite:///{tmp / 'bench.db'}"
-                else:
-                    dbname = f"procopt_bench_{os.getpid()}"
-                    url = pg_create(dbname)
-                    if url is None:
-                        dbname = None
-                        continue
-                results += bench_backend(backend, url, args, tmp)
-            except Exception as exc:  # report and go on with the next backend
-                failed.append(backend)
-                print(f"[{backend}] FAILED: {type(exc).__name__}: {exc}")
-            finally:
-                if dbname:
-                    pg_drop(dbname)
+    results, failed = each_backend(args.backends, "bench",
+                                   lambda backend, url, tmp: bench_backend(backend, url, args, tmp))
     if not results:
         sys.exit("no case could run")
     ok = report(results, args)

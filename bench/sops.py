@@ -27,7 +27,6 @@ import os
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -43,9 +42,8 @@ from bench.api import (  # noqa: E402
     SERVER_ENV,
     Server,
     _interrupt,
+    each_backend,
     group_cpu_seconds,
-    pg_create,
-    pg_drop,
 )
 
 STEPS, CONTROL_POINTS, THREADS, REPLIES = 200, 50, 100, 2  # 100 threads x (1 + 2) = 300 comments
@@ -322,28 +320,8 @@ def main() -> None:
     load1, load5, _ = os.getloadavg()
     print(f"load average before the run: {load1:.2f} (1 min), {load5:.2f} (5 min) on {os.cpu_count()} CPUs"
           + ("  <- other work is running; latencies will be high (compare server CPU)" if load1 > 0.5 else ""))
-    rows: list[tuple[str, Case, dict]] = []
-    failed: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="procopt-bench-sops-") as tmpdir:
-        tmp = Path(tmpdir)
-        for backend in args.backends:
-            dbname = None
-            try:
-                if backend == "sqlite":
-                    url = f"sqlite:///{tmp / 'bench.db'}"
-                else:
-                    dbname = f"procopt_bench_sops_{os.getpid()}"
-                    url = pg_create(dbname)
-                    if url is None:
-                        dbname = None
-                        continue
-                rows += bench_backend(backend, url, args, tmp)
-            except Exception as exc:  # report and go on with the next backend
-                failed.append(backend)
-                print(f"[{backend}] FAILED: {type(exc).__name__}: {exc}")
-            finally:
-                if dbname:
-                    pg_drop(dbname)
+    rows, failed = each_backend(args.backends, "bench_sops",
+                                lambda backend, url, tmp: bench_backend(backend, url, args, tmp))
     ok = report(rows)
     for backend in failed:
         print(f"FAIL  {backend:<11} the case did not run")
