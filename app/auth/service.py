@@ -13,7 +13,7 @@ from app.auth.models import LoginFailure, ServiceToken
 from app.auth.schemas import ServiceTokenCreate
 from app.core.audit import record
 from app.core.config import get_settings
-from app.core.db import utcnow
+from app.core.db import lock_key, utcnow
 from app.core.errors import Forbidden, NotAuthenticated, NotFound, RuleViolation, TooManyRequests
 from app.core.labels import N_
 from app.core.security import hash_service_token, new_service_token, verify_password
@@ -54,30 +54,29 @@ def authenticate(session: Session, email: str, password: str, address: str) -> U
     """Check a password login, limited per account and per client address (`LoginFailure` rows, shared by
     all workers).
 
-    The attempt is recorded first, as a failure of the account and of the address, and committed; only
-    then are the account's attempts in the window counted, its own among them. An attempt is let through
-    to the password check when that count is within the account's limit: as every attempt's row is
-    committed before its count, the last of any set of attempts let through saw all the others, so at
-    most the limit get through however many arrive at once, in however many workers (under a burst some
-    that would have fitted may be refused too: the safe side). A refused attempt's rows are removed again
-    (they were no failures), a successful login removes the account's failures and its own address row.
+    The attempt is recorded first, as a failure of the account and of the address, under a lock on the
+    account (`core.db.lock_key`: one attempt of an account at a time, in however many workers); then the
+    account's attempts in the window are counted, its own among them, and the lock is released with the
+    commit. So each attempt sees all earlier ones: exactly the first `limit` attempts of a burst reach the
+    password check and the rest are refused. A refused attempt's rows are removed again (they were no
+    failures), a successful login removes the account's failures and its own address row.
 
     A locked account (too many failures) is refused even with the right password. A noisy address (too
     many failures, e.g. everyone behind one proxy, or someone trying made-up emails) is not: its wrong
     passwords get 429 instead of 401, but the right password of an account that is not itself locked gets
     in, so one address cannot lock everyone out. Guessing stays bounded per account.
 
-    This commits the request's session (twice: the attempt, then the counts before the password is
-    checked, so that SQLite's write lock is not held during argon2) and the caller commits the rest, also
+    This commits the request's session (the attempt, before the password is checked, so that neither the
+    lock nor SQLite's write lock is held during argon2) and the caller commits the rest, also
     when it answers with an error (see `auth.api.issue_token`)."""
     settings = get_settings()
     acct, addr = _keys(email, address)
     now = utcnow()
     attempt = [LoginFailure(key=acct, at=now), LoginFailure(key=addr, at=now)]
+    lock_key(session, acct)
     session.add_all(attempt)
     session.flush()
     attempt_ids = [row.id for row in attempt]
-    session.commit()
     counts = _counts(session, (acct, addr), now)
     acct_count, acct_oldest = counts.get(acct, (1, now))
     addr_count, addr_oldest = counts.get(addr, (1, now))
@@ -86,7 +85,7 @@ def authenticate(session: Session, email: str, password: str, address: str) -> U
         session.commit()
         raise TooManyRequests("Too many failed logins; try again later.", retry_after=_retry_after(acct_oldest, now))
     user = get_by_email(session, email)
-    session.commit()  # nothing held while the password is checked
+    session.commit()  # the attempt counted; nothing held while the password is checked
     ok = verify_password(password, user.password_hash if user else None)
     if not ok or user is None or not user.is_active:
         if addr_count > settings.login_max_failures_per_address:

@@ -289,6 +289,14 @@ def new_session(*, writes: bool = False) -> Session:
     return Session(engine, expire_on_commit=False)
 
 
+def lock_key(session: Session, key: str) -> None:
+    """Serialise the units of work about `key` until the transaction ends: on PostgreSQL a transaction-level
+    advisory lock on the key's hash; SQLite has one writer, whose lock the unit's first write takes and holds
+    to its end, so nothing is needed there (the caller writes before it reads what the lock protects)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
+
+
 def end_read(session: Session) -> None:
     """After the reads that come before a unit of work's own (the caller's account): on SQLite, a unit
     that writes ends that transaction, so that the write lock is taken by its handler's first statement and
