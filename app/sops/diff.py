@@ -1,9 +1,11 @@
 """Comparing two versions of an SOP, section by section.
 
 List sections are matched by a key: steps and control points by their stable `id`, forms by name, special
-cases and contingencies by kind and situation (a renamed form is one removed and one added). Items of both
-versions keep their relative order unless moved: `difflib.SequenceMatcher` over the keys finds the longest
-runs kept in order, an item outside them is moved. Text is compared character by character (Chinese has no
+cases and contingencies by kind and situation, the case attributes the rules use by name (a renamed form is
+one removed and one added). Items of both versions keep their relative order unless moved:
+`difflib.SequenceMatcher` over the keys finds the longest runs kept in order, an item outside them is moved.
+A nested part of an item (a control point's `rule`) is compared field by field, named by its path
+(`rule.condition`, `rule.requirement.activity`). Text is compared character by character (Chinese has no
 spaces to split words on).
 """
 
@@ -15,6 +17,7 @@ from collections.abc import Callable, Hashable
 from difflib import SequenceMatcher
 from os.path import commonprefix
 from typing import Any, Generic, Literal, TypeVar
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -23,20 +26,21 @@ from app.core.errors import RuleViolation, field_error
 from app.sops import service
 from app.sops.models import SopVersion
 from app.sops.schemas import (
+    Attribute,
     Bump,
     Contingency,
     ControlPoint,
+    EditSection,
     FormItem,
     RaciActivity,
-    Section,
     SopContent,
     SopVersionSummary,
     Step,
 )
 from app.users.models import User
 
-__all__ = ["Change", "FieldChange", "ItemChange", "ListDiff", "RaciCellChange", "RaciDiff", "SectionsDiff", "SopDiff",
-           "StepsDiff", "TextOp", "diff_contents", "diff_text", "diff_versions"]
+__all__ = ["AttributesDiff", "Change", "FieldChange", "ItemChange", "ListDiff", "RaciCellChange", "RaciDiff",
+           "SectionsDiff", "SopDiff", "StepsDiff", "TextOp", "diff_contents", "diff_text", "diff_versions"]
 
 Item = TypeVar("Item", bound=BaseModel)
 
@@ -52,13 +56,16 @@ class TextOp(BaseModel):
 class FieldChange(BaseModel):
     """One field whose value differs between the two versions."""
 
-    field: str = Field(description="The field's name in the section's schema.", examples=["instructions"])
+    field: str = Field(description="The field's name in the section's schema; a field of a nested part by its "
+                                   "path (`rule.condition`, `rule.requirement.within_minutes`).",
+                       examples=["instructions"])
     old: Any = Field(description="The value in the `from` version.")
     new: Any = Field(description="The value in the `to` version.")
     ops: list[TextOp] = Field(default_factory=list,
                               description="For a text field: the character-level edit from `old` to `new`, in "
                                           "order (their `equal` and `delete` runs spell `old`, `equal` and "
-                                          "`insert` runs spell `new`); empty for other fields.")
+                                          "`insert` runs spell `new`); empty for other fields (numbers, lists, "
+                                          "choices such as a form's kind, ids such as `step_id`).")
     added: list[Any] = Field(default_factory=list, description="For a list field: values only in `new`.")
     removed: list[Any] = Field(default_factory=list, description="For a list field: values only in `old`.")
 
@@ -78,7 +85,7 @@ class ItemChange(BaseModel, Generic[Item]):
     change: Change = Field(description="`added` / `removed`: in one version only; `moved`: in both, same "
                                        "fields, another place in the order; `changed`: in both, fields differ.")
     key: str = Field(description="What the items are matched by: a step's or control point's id, a form's "
-                                 "name, a special case's kind and situation.")
+                                 "or case attribute's name, a special case's kind and situation.")
     old_position: int | None = Field(description="1-based place in the `from` version; none when added.")
     new_position: int | None = Field(description="1-based place in the `to` version; none when removed.")
     moved: bool = Field(description="In both versions, out of the order of the items kept in place.")
@@ -114,6 +121,10 @@ class ContingenciesDiff(ListDiff[Contingency]):
     """应急方案 / 特殊场景: matched by kind and situation."""
 
 
+class AttributesDiff(ListDiff[Attribute]):
+    """The case attributes the control points' rules use, matched by name (a changed type is a changed field)."""
+
+
 class RaciActivitiesDiff(ListDiff[RaciActivity]):
     """The RACI's activities (rows), matched by name."""
 
@@ -138,7 +149,7 @@ class RaciDiff(BaseModel):
 
 
 class SectionsDiff(BaseModel):
-    """The seven sections compared."""
+    """The seven sections compared, and the case attributes the control points' rules use."""
 
     purpose: list[FieldChange] = Field(description="流程目的: the fields that differ (text, KPI, baseline, "
                                                    "target, unit).")
@@ -148,15 +159,18 @@ class SectionsDiff(BaseModel):
     control_points: ControlPointsDiff
     forms: FormsDiff
     contingencies: ContingenciesDiff
+    attributes: AttributesDiff = Field(description="The case attributes (a part of the version beside the seven "
+                                                   "sections): added, removed, type changed.")
 
     @property
-    def changed_sections(self) -> list[Section]:
+    def changed_sections(self) -> list[EditSection]:
         raci = self.raci
         raci_changed = bool(raci.roles_added or raci.roles_removed or raci.activities.items or raci.cells)
-        changed = {Section.purpose: bool(self.purpose), Section.scope: bool(self.scope), Section.raci: raci_changed,
-                   Section.steps: bool(self.steps.items), Section.control_points: bool(self.control_points.items),
-                   Section.forms: bool(self.forms.items), Section.contingencies: bool(self.contingencies.items)}
-        return [s for s in Section if changed[s]]
+        changed = {"purpose": bool(self.purpose), "scope": bool(self.scope), "raci": raci_changed,
+                   "steps": bool(self.steps.items), "control_points": bool(self.control_points.items),
+                   "forms": bool(self.forms.items), "contingencies": bool(self.contingencies.items),
+                   "attributes": bool(self.attributes.items)}
+        return [s for s in EditSection if changed[s.value]]
 
 
 class SopDiff(BaseModel):
@@ -167,10 +181,13 @@ class SopDiff(BaseModel):
                                                         "draft), state and status today.")
     to_version: SopVersionSummary = Field(description="The newer side (`to`).")
     changed: bool = Field(description="Any section differs.")
-    changed_sections: list[Section] = Field(description="The sections that differ, in the document's order.")
+    changed_sections: list[EditSection] = Field(description="The sections that differ, in the document's order, "
+                                                          "then `attributes` when the case attributes do.")
     sections: SectionsDiff
     suggested_bump: Bump = Field(description="The version bump the changes call for, by the publishing rule: "
-                                             "steps added or removed or a RACI A changed: major; else minor.")
+                                             "steps added or removed or a RACI A changed: major; anything else "
+                                             "(control points and their rules, special cases, case attributes "
+                                             "included): minor.")
 
 
 # ---------------------------------------------------------------- text and fields
@@ -195,9 +212,9 @@ def diff_text(old: str, new: str) -> list[TextOp]:
     return ops
 
 
-def _field_change(name: str, old: Any, new: Any) -> FieldChange:
+def _field_change(name: str, old: Any, new: Any, *, text: bool = True) -> FieldChange:
     change = FieldChange(field=name, old=old, new=new)
-    if isinstance(old, str | None) and isinstance(new, str | None):
+    if text and isinstance(old, str | None) and isinstance(new, str | None):
         change.ops = diff_text(old or "", new or "")
     elif isinstance(old, list) and isinstance(new, list):
         change.added = [v for v in new if v not in old]
@@ -205,10 +222,31 @@ def _field_change(name: str, old: Any, new: Any) -> FieldChange:
     return change
 
 
+def _flat(path: str, value: Any) -> dict[str, Any]:
+    """A JSON value by path: a nested part's fields each on its own (`rule.requirement.role`), anything else
+    as it is. A part left out (none) has no fields: the other side's are compared with none."""
+    if not isinstance(value, dict):
+        return {path: value}
+    out: dict[str, Any] = {}
+    for name, v in value.items():
+        out.update(_flat(f"{path}.{name}", v))
+    return out
+
+
 def _fields(old: BaseModel, new: BaseModel) -> list[FieldChange]:
-    """The fields whose JSON values differ, in the schema's order."""
+    """The fields whose JSON values differ, in the schema's order; the fields of a nested part (a control
+    point's rule) each by its path. A choice (an enum: a form's kind, an attribute's type) or a reference (the
+    id of a step or of a control point) is no text: no character-level edit."""
     a, b = old.model_dump(mode="json"), new.model_dump(mode="json")
-    return [_field_change(name, a[name], b[name]) for name in a if a[name] != b[name]]
+    changes = []
+    for name in a:
+        if a[name] == b[name]:
+            continue
+        text = not any(isinstance(getattr(m, name), enum.Enum | UUID) for m in (old, new))
+        fa, fb = _flat(name, a[name]), _flat(name, b[name])
+        changes += [_field_change(path, fa.get(path), fb.get(path), text=text)
+                    for path in dict.fromkeys([*fa, *fb]) if fa.get(path) != fb.get(path)]
+    return changes
 
 
 # ---------------------------------------------------------------- list sections
@@ -285,7 +323,8 @@ def _raci(old: SopContent, new: SopContent) -> RaciDiff:
 # ---------------------------------------------------------------- the document
 
 def diff_contents(old: SopContent, new: SopContent) -> SectionsDiff:
-    """The seven sections of `old` (the `from` version) and `new` (the `to` one) compared."""
+    """The seven sections of `old` (the `from` version) and `new` (the `to` one) compared, and their case
+    attributes."""
     return SectionsDiff(
         purpose=_fields(old.purpose, new.purpose),
         scope=_fields(old.scope, new.scope),
@@ -296,6 +335,7 @@ def diff_contents(old: SopContent, new: SopContent) -> SectionsDiff:
         forms=_diff_list(old.forms, new.forms, lambda f: f.name, FormsDiff),
         contingencies=_diff_list(old.contingencies, new.contingencies, lambda c: (c.kind.value, c.situation),
                                 ContingenciesDiff),
+        attributes=_diff_list(old.attributes, new.attributes, lambda a: a.name, AttributesDiff),
     )
 
 

@@ -4,7 +4,9 @@ version as a PDF controlled copy (WeasyPrint from `templates/sops_print/controll
 
 The DOCX and the PDF are drawn from one `Document`: the version block and the sign-off block, then the
 method's seven sections as headings, lines and tables of text in the reader's language, so both files say
-the same thing.
+the same thing. The control points show their rules (the CEL condition in a monospace font, the requirement
+as a sentence) and, below them, the case attributes the rules use; a special case that is an exception of a
+control point names it and its condition.
 """
 
 from __future__ import annotations
@@ -29,7 +31,16 @@ from app.metrics.models import Kpi
 from app.processes.service import get_process
 from app.sops import service
 from app.sops.models import SopState, SopStatus
-from app.sops.schemas import ContingencyKind, FormKind, SopVersionRead, Table4Row
+from app.sops.schemas import (
+    AttributeType,
+    Contingency,
+    ContingencyKind,
+    ControlPoint,
+    FormKind,
+    Requirement,
+    SopVersionRead,
+    Table4Row,
+)
 from app.users.models import User
 
 Lang = Literal["en", "zh_CN"]
@@ -40,6 +51,7 @@ PDF_TEMPLATE = "sops_print/controlled_copy.html"
 # Word and WPS have these everywhere; the East Asian font is set explicitly (w:eastAsia), not left to the
 # theme, whose East Asian typeface is empty in python-docx's template.
 LATIN_FONT, BODY_CJK_FONT, HEADING_CJK_FONT = "Calibri", "宋体", "黑体"
+MONO_FONT = "Consolas"  # rules' conditions (CEL) and attributes' names; Office has it, else a monospace fallback
 
 
 class PdfUnavailable(AppError):
@@ -95,6 +107,19 @@ TEXT: dict[str, tuple[str, str]] = {
     "instead": ("What to do instead", "替代做法"),
     "approver": ("Approved by", "审批人"),
     "backfill": ("Back-fill within (hours)", "补录时限（小时）"),
+    "rule": ("Rule", "规则"),
+    "condition": ("Condition", "条件"),
+    "requirement": ("Requirement", "要求"),
+    # The requirement as a sentence, its parts in this order: "Finance approval by finance_head, before Ship,
+    # within 60 minutes of Review" / "须由 finance_head 完成 Finance approval，在 Ship 之前，在 Review 后 60 分钟内".
+    "req_activity": ("{activity}", "须完成 {activity}"),
+    "req_activity_by": ("{activity} by {role}", "须由 {role} 完成 {activity}"),
+    "req_before": (", before {activity}", "，在 {activity} 之前"),
+    "req_within": (", within {minutes} minutes of {activity}", "，在 {activity} 后 {minutes} 分钟内"),
+    "req_within_start": (", within {minutes} minutes of the case's start", "，在案件开始后 {minutes} 分钟内"),
+    "exception_of": ("Exception of control point", "关键节点的例外"),
+    "attributes": ("Case attributes", "案件属性"),
+    "type": ("Type", "类型"),
     "controlled_copy": ("Controlled copy", "受控副本"),
     "uncontrolled": ("Printed copies are uncontrolled", "打印件为非受控文件"),
 }
@@ -109,6 +134,10 @@ STATUS_TEXT: dict[SopStatus, tuple[str, str]] = {
 FORM_KIND_TEXT: dict[FormKind, tuple[str, str]] = {
     FormKind.form: ("Form", "表单"), FormKind.system: ("System", "系统"), FormKind.tool: ("Tool", "工具"),
     FormKind.script: ("Script", "脚本"),
+}
+ATTRIBUTE_TYPE_TEXT: dict[AttributeType, tuple[str, str]] = {
+    AttributeType.number: ("Number", "数字"), AttributeType.text: ("Text", "文本"),
+    AttributeType.boolean: ("Yes or no", "是/否"), AttributeType.date: ("Date", "日期"),
 }
 CONTINGENCY_TEXT: dict[ContingencyKind, tuple[str, str]] = {
     ContingencyKind.contingency: ("Contingency", "应急方案"),
@@ -147,21 +176,34 @@ def num(value: float | None) -> str:
 
 # ---------------------------------------------------------------- the document both files show
 
+@dataclass(frozen=True)
+class Run:
+    """A piece of a table cell's text; `mono`: in a monospace font (a rule's condition)."""
+
+    text: str
+    mono: bool = False
+
+
+Cell = str | list[Run]  # plain text, or runs of text some of which are code
+
+
 @dataclass
 class Table:
     header: list[str]
-    rows: list[list[str]]
+    rows: list[list[Cell]]
     widths: list[int] | None = None  # per cent of the page's width; none: as the content needs
 
 
 @dataclass
 class Part:
-    """A heading with its lines of text and, when it has rows, a table."""
+    """A heading with its lines of text and, when it has rows, a table; then its sub-parts (the case attributes
+    under the control points), each a heading one level down."""
 
     key: str
     heading: str
     lines: list[str] = field(default_factory=list)
     table: Table | None = None
+    parts: list[Part] = field(default_factory=list)
 
 
 @dataclass
@@ -194,10 +236,10 @@ def document(session: Session, v: SopVersionRead, lang: Lang) -> Document:
     signoff = [(t["signed_by"], v.signed_by.display_name if v.signed_by else "—"),
                (t["signed_at"], _when(v.signed_at)), (t["hash"], v.signed_hash or "—")]
     parts = [_purpose(session, v, t, lang), _scope(v, t, dept, lang), _raci(v, t), _steps(v, t, dept),
-             _control_points(v, t), _forms(v, t, lang), _contingencies(v, t, lang)]
+             _control_points(v, t, lang), _forms(v, t, lang), _contingencies(v, t, lang)]
     for n, part in enumerate(parts, start=1):
         part.heading = f"{n}. {part.heading}"
-        if part.table is None and not part.lines:
+        if part.table is None and not part.lines and not part.parts:
             part.lines.append(t["none"])
     return Document(lang=lang, title=f"{process} {t['title']}", process=process, number=number, facts=facts,
                     signoff=signoff, parts=parts, text=t)
@@ -216,7 +258,7 @@ def _when(at: datetime | None) -> str:
     return f"{at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} ({tz})"
 
 
-def _table(header: list[str], rows: list[list[str]], widths: list[int] | None = None) -> Table | None:
+def _table(header: list[str], rows: list[list[Cell]], widths: list[int] | None = None) -> Table | None:
     return Table(header, rows, widths) if rows else None
 
 
@@ -259,12 +301,44 @@ def _steps(v: SopVersionRead, t: dict[str, str], dept: Any) -> Part:
     return Part("steps", t["steps"], total, _table(header, rows, [5, 11, 7, 9, 10, 10, 30, 10, 8]))
 
 
-def _control_points(v: SopVersionRead, t: dict[str, str]) -> Part:
+def requirement_text(r: Requirement, t: dict[str, str]) -> str:
+    """A rule's requirement as a sentence in the document's language (`t`: TEXT in it)."""
+    text = t["req_activity_by" if r.role else "req_activity"].format(activity=r.activity, role=r.role)
+    if r.before:
+        text += t["req_before"].format(activity=r.before)
+    if r.within_minutes is not None:
+        text += t["req_within" if r.after else "req_within_start"].format(minutes=num(r.within_minutes),
+                                                                           activity=r.after)
+    return text
+
+
+def _condition(condition: str, t: dict[str, str], lang: Lang) -> list[Run]:
+    """"Condition: " and the CEL text, in a monospace font."""
+    return [Run(f"{t['condition']}{_colon(lang)}"), Run(condition, mono=True)]
+
+
+def _rule(c: ControlPoint, t: dict[str, str], lang: Lang) -> Cell:
+    if c.rule is None:
+        return ""
+    sentence = f"\n{t['requirement']}{_colon(lang)}{requirement_text(c.rule.requirement, t)}"
+    return [*_condition(c.rule.condition, t, lang), Run(sentence)]
+
+
+def _control_points(v: SopVersionRead, t: dict[str, str], lang: Lang) -> Part:
     at = {s.id: f"{n}. {s.name}" for n, s in enumerate(v.content.steps, start=1)}
-    rows = [[str(n), at.get(c.step_id, "") if c.step_id else "", c.description, c.approver_role]
-            for n, c in enumerate(v.content.control_points, start=1)]
-    header = [t["no"], t["at_step"], t["description"], t["approver_role"]]
-    return Part("control_points", t["control_points"], table=_table(header, rows, [6, 24, 50, 20]))
+    points = v.content.control_points
+    rows: list[list[Cell]] = [[str(n), at.get(c.step_id, "") if c.step_id else "", c.description, c.approver_role]
+                              for n, c in enumerate(points, start=1)]
+    header, widths = [t["no"], t["at_step"], t["description"], t["approver_role"]], [6, 24, 50, 20]
+    if any(c.rule for c in points):  # a column for the rules only when there are any
+        for row, c in zip(rows, points, strict=True):
+            row.append(_rule(c, t, lang))
+        header, widths = [*header, t["rule"]], [5, 15, 30, 14, 36]
+    attributes = [[str(n), [Run(a.name, mono=True)], _in(lang, ATTRIBUTE_TYPE_TEXT[a.type])]
+                  for n, a in enumerate(v.content.attributes, start=1)]
+    sub = [Part("attributes", t["attributes"], table=_table([t["no"], t["name"], t["type"]], attributes,
+                                                            [6, 47, 47]))] if attributes else []
+    return Part("control_points", t["control_points"], table=_table(header, rows, widths), parts=sub)
 
 
 def _forms(v: SopVersionRead, t: dict[str, str], lang: Lang) -> Part:
@@ -274,12 +348,27 @@ def _forms(v: SopVersionRead, t: dict[str, str], lang: Lang) -> Part:
     return Part("forms", t["forms"], table=_table(header, rows, [6, 34, 14, 46]))
 
 
+def _exception(c: Contingency, points: dict[Any, str], t: dict[str, str], lang: Lang) -> Cell:
+    """A special case of a control point: which one (its number and description), and the condition."""
+    if c.control_point_id is None or c.condition is None:
+        return ""
+    return [Run(f"{points.get(c.control_point_id, str(c.control_point_id))}\n"),
+            *_condition(c.condition, t, lang)]
+
+
 def _contingencies(v: SopVersionRead, t: dict[str, str], lang: Lang) -> Part:
-    rows = [[str(n), _in(lang, CONTINGENCY_TEXT[c.kind]), c.situation, c.instead, c.approver,
-             "" if c.backfill_hours is None else str(c.backfill_hours)]
-            for n, c in enumerate(v.content.contingencies, start=1)]
+    cases = v.content.contingencies
+    rows: list[list[Cell]] = [[str(n), _in(lang, CONTINGENCY_TEXT[c.kind]), c.situation, c.instead, c.approver,
+                               "" if c.backfill_hours is None else str(c.backfill_hours)]
+                              for n, c in enumerate(cases, start=1)]
     header = [t[k] for k in ("no", "kind", "situation", "instead", "approver", "backfill")]
-    return Part("contingencies", t["contingencies"], table=_table(header, rows, [6, 12, 24, 30, 16, 12]))
+    widths = [6, 12, 24, 30, 16, 12]
+    if any(c.control_point_id for c in cases):  # a column for the exceptions only when there are any
+        points = {c.id: f"{n}. {c.description}" for n, c in enumerate(v.content.control_points, start=1) if c.id}
+        for row, c in zip(rows, cases, strict=True):
+            row.append(_exception(c, points, t, lang))
+        header, widths = [*header, t["exception_of"]], [5, 10, 17, 22, 12, 9, 25]
+    return Part("contingencies", t["contingencies"], table=_table(header, rows, widths))
 
 
 def file_name(v: SopVersionRead, lang: Lang, ext: str) -> str:
@@ -303,14 +392,20 @@ def to_docx(doc: Document) -> bytes:
         d.add_heading(heading, 1)
         _facts(d, facts)
     for part in doc.parts:
-        d.add_heading(part.heading, 1)
-        for line in part.lines:
-            d.add_paragraph(line)
-        if part.table is not None:
-            _docx_table(d, part.table.header, part.table.rows)
+        _docx_part(d, part, 1)
     buf = io.BytesIO()
     d.save(buf)
     return buf.getvalue()
+
+
+def _docx_part(d: Any, part: Part, level: int) -> None:
+    d.add_heading(part.heading, level)
+    for line in part.lines:
+        d.add_paragraph(line)
+    if part.table is not None:
+        _docx_table(d, part.table.header, part.table.rows)
+    for sub in part.parts:
+        _docx_part(d, sub, level + 1)
 
 
 def _fonts(d: Any, lang: Lang) -> None:
@@ -329,7 +424,7 @@ def _fonts(d: Any, lang: Lang) -> None:
         defaults.append(lang_el)
     lang_el.set(qn("w:val"), "zh-CN" if lang == "zh_CN" else "en-US")
     lang_el.set(qn("w:eastAsia"), "zh-CN")
-    for name in ("Title", "Heading 1"):
+    for name in ("Title", "Heading 1", "Heading 2"):
         _name_fonts(d.styles[name].element.get_or_add_rPr().get_or_add_rFonts(), HEADING_CJK_FONT)
 
 
@@ -352,7 +447,7 @@ def _facts(d: Any, facts: list[tuple[str, str]]) -> None:
         cells[1].paragraphs[0].add_run(value)
 
 
-def _docx_table(d: Any, header: list[str], rows: list[list[str]]) -> None:
+def _docx_table(d: Any, header: list[str], rows: list[list[Cell]]) -> None:
     # loaded with python-docx, when a document is written (to_docx)
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
@@ -368,7 +463,13 @@ def _docx_table(d: Any, header: list[str], rows: list[list[str]]) -> None:
         cell.paragraphs[0].add_run(text).bold = True
     for row, texts in zip(body, rows, strict=True):
         for cell, text in zip(row.cells, texts, strict=True):
-            cell.paragraphs[0].add_run(text)
+            if isinstance(text, str):
+                cell.paragraphs[0].add_run(text)
+                continue
+            for run in text:  # a run's "\n" is a line break (python-docx)
+                r = cell.paragraphs[0].add_run(run.text)
+                if run.mono:
+                    r.font.name = MONO_FONT
 
 
 # ---------------------------------------------------------------- PDF

@@ -14,6 +14,7 @@ from app.sops import service
 from app.sops.diff import Change, TextOp, diff_contents, diff_text, diff_versions
 from app.sops.schemas import (
     Bump,
+    EditSection,
     NextRequest,
     PublishRequest,
     Section,
@@ -24,6 +25,7 @@ from app.sops.schemas import (
     VoteRequest,
 )
 from app.users.models import Role
+from tests.factories import Factory
 from tests.sops.factories import add_approved_sop, leader_of
 from tests.sops.helpers import design_story, ok, send
 
@@ -246,3 +248,136 @@ def test_the_diff_over_the_api(client, session, factory, team):
         assert send(client, "GET", url, user).status_code == 403
     r = send(client, "GET", f"/sops/{v1.sop_id}/diff?from={v1.id}", team.member)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "to"
+
+
+# ---------------------------------------------------------------- the rules and the case attributes
+
+RULE = {"condition": 'amount >= 10000.0 && channel != "internal"',
+        "requirement": {"activity": "Finance approval", "before": "Ship", "role": "finance_head"}}
+ATTRIBUTES = [{"name": "amount", "type": "number"}, {"name": "channel", "type": "text"}]
+
+
+def _with_rule(rule: dict | None, **point) -> list[dict]:  # noqa: ANN003
+    return [{"id": str(IDS[4]), "step_id": str(IDS[1]), "description": "Amount >= 10,000",
+             "approver_role": "Finance head", "rule": rule, **point}]
+
+
+def _exception(condition: str, control_point_id: uuid.UUID | None = IDS[4]) -> list[dict]:
+    return [{"situation": "Urgent order", "instead": "Skip approval", "kind": "special_case",
+             "control_point_id": str(control_point_id), "condition": condition}]
+
+
+def test_case_attributes_added_removed_and_type_changed():
+    attributes = [{"name": "amount", "type": "text"}, {"name": "urgent", "type": "boolean"}]
+    d = diff_contents(_doc(attributes=ATTRIBUTES), _doc(attributes=attributes))
+    assert d.changed_sections == [EditSection.attributes]
+    assert [(i.change, i.key) for i in d.attributes.items] == [
+        (Change.changed, "amount"), (Change.removed, "channel"), (Change.added, "urgent")]
+    changed, removed, added = d.attributes.items
+    # A type is a choice, not a text: no character-level edit.
+    assert [(f.field, f.old, f.new, f.ops) for f in changed.fields] == [("type", "number", "text", [])]
+    assert (removed.old.name, removed.old.type, added.new.type) == ("channel", "text", "boolean")
+    assert diff_contents(_doc(attributes=ATTRIBUTES), _doc(attributes=ATTRIBUTES[::-1])).attributes.of(Change.moved)
+
+
+def test_a_control_points_rule_is_compared_field_by_field():
+    old = _doc(attributes=ATTRIBUTES, control_points=_with_rule(RULE))
+    rule = {"condition": 'amount >= 20000.0 && channel != "internal"',
+            "requirement": {"activity": "Finance approval", "within_minutes": 60, "after": "Review",
+                            "role": "finance_head"}}
+    d = diff_contents(old, _doc(attributes=ATTRIBUTES, control_points=_with_rule(rule)))
+    assert d.changed_sections == [EditSection.control_points]
+    [point] = d.control_points.items
+    assert (point.change, point.key) == (Change.changed, str(IDS[4]))
+    fields = {f.field: f for f in point.fields}
+    assert list(fields) == ["rule.condition", "rule.requirement.before", "rule.requirement.within_minutes",
+                            "rule.requirement.after"]
+    assert [o for o in fields["rule.condition"].ops if o.op != "equal"] == [
+        TextOp(op="delete", text="1"), TextOp(op="insert", text="2")]
+    assert (fields["rule.requirement.before"].old, fields["rule.requirement.before"].new) == ("Ship", None)
+    assert (fields["rule.requirement.within_minutes"].old, fields["rule.requirement.within_minutes"].new) == (None, 60)
+    # A rule given or taken away: each of its fields from or to none.
+    plain = _doc(attributes=ATTRIBUTES, control_points=_with_rule(None))
+    [given] = diff_contents(plain, old).control_points.items
+    assert [(f.field, f.old, f.new) for f in given.fields] == [
+        ("rule.condition", None, RULE["condition"]), ("rule.requirement.activity", None, "Finance approval"),
+        ("rule.requirement.before", None, "Ship"), ("rule.requirement.role", None, "finance_head")]
+    [taken] = diff_contents(old, plain).control_points.items
+    assert {f.field: f.new for f in taken.fields} == dict.fromkeys(
+        ["rule.condition", "rule.requirement.activity", "rule.requirement.before", "rule.requirement.role"])
+
+
+def test_a_special_cases_condition_and_control_point():
+    other = uuid.uuid4()
+    points = [*_with_rule(RULE), {"id": str(other), "description": "Blacklist hit"}]
+    old = _doc(attributes=ATTRIBUTES, control_points=points, contingencies=_exception("amount >= 100000.0"))
+    new = _doc(attributes=ATTRIBUTES, control_points=points,
+               contingencies=_exception('amount >= 50000.0 || channel == "vip"', other))
+    d = diff_contents(old, new)
+    assert d.changed_sections == [EditSection.contingencies]
+    [case] = d.contingencies.items
+    fields = {f.field: f for f in case.fields}
+    assert list(fields) == ["control_point_id", "condition"]
+    # An id is no text: no character-level edit, the page names the control points.
+    assert (fields["control_point_id"].old, fields["control_point_id"].new, fields["control_point_id"].ops) == (
+        str(IDS[4]), str(other), [])
+    condition = fields["condition"]
+    assert (_spell(condition.ops, "delete"), _spell(condition.ops, "insert")) == (
+        "amount >= 100000.0", 'amount >= 50000.0 || channel == "vip"')
+
+
+def _next_with_rules(session, team, v1):  # noqa: ANN001, ANN202
+    """The next version of v1 with case attributes, a rule on a new control point and a special case of it."""
+    v = service.next_version(session, v1.id, NextRequest(initiative_id=team.initiative.id), team.leader)
+    point = {"id": str(IDS[4]), "description": "Amount >= 10,000 needs finance", "rule": RULE}
+    for section, value in ((EditSection.attributes, ATTRIBUTES), (EditSection.control_points, [point]),
+                           (EditSection.contingencies, _exception("amount >= 100000.0"))):
+        v = service.update_section(session, v.id, section, value, team.member, expected_version=v.version)
+    return v
+
+
+def test_rules_and_attributes_are_a_minor_change(session, factory, team):
+    design_story(session, factory, team)
+    v1 = _publish(session, add_approved_sop(session, team.initiative, team.leader), team.leader, 10)
+    draft = _next_with_rules(session, team, v1)
+    d = diff_versions(session, v1.sop_id, v1.id, draft.id, team.member)
+    assert d.changed
+    assert {EditSection.control_points, EditSection.contingencies, EditSection.attributes} <= set(d.changed_sections)
+    assert d.changed_sections[-1] == EditSection.attributes
+    assert [i.key for i in d.sections.attributes.of(Change.added)] == ["amount", "channel"]
+    # Like any control point's change, a rule changes no step and no A of the RACI: a minor bump.
+    assert d.suggested_bump == Bump.minor
+
+
+def test_the_comparison_page_shows_rules_and_attributes(client, session, factory, team):
+    design_story(session, factory, team)
+    v1 = _publish(session, add_approved_sop(session, team.initiative, team.leader), team.leader, 10)
+    v2 = _publish(session, _approve(session, factory, team, _next_with_rules(session, team, v1)), team.leader, 1)
+    v3 = service.next_version(session, v2.id, NextRequest(initiative_id=team.initiative.id), team.leader)
+    rule = {**RULE, "condition": 'amount >= 20000.0 && channel != "internal"'}
+    other = {"id": str(uuid.uuid4()), "description": "Blacklist hit needs compliance"}
+    points = [{"id": str(IDS[4]), "description": "Amount >= 10,000 needs finance", "rule": rule}, other]
+    for section, value in ((EditSection.attributes, [*ATTRIBUTES, {"name": "urgent", "type": "boolean"}]),
+                           (EditSection.control_points, points),
+                           (EditSection.contingencies, _exception("amount >= 100000.0", other["id"]))):
+        v3 = service.update_section(session, v3.id, section, value, team.member, expected_version=v3.version)
+    session.commit()
+    url = f"/sops/{v1.sop_id}/diff?from={v2.id}&to={v3.id}"
+    page = client.get(url, headers=Factory.bearer(team.member))
+    assert page.status_code == 200, page.text
+    text = page.text
+    assert 'id="diff-attributes"' in text and "Case attributes for the rules" in text
+    assert "<code>urgent</code></ins></strong> (Yes or no)" in text
+    assert "Rule (machine-checkable) · Condition" in text
+    assert '<code>amount &gt;= <del class="sop-del">1</del><ins class="sop-ins">2</ins>0000.0' in text
+    # The special case is now an exception of the other control point: named by its description.
+    assert "Exception of control point" in text
+    assert '<del class="sop-del">Amount &gt;= 10,000 needs finance</del> → <ins class="sop-ins">Blacklist hit needs ' \
+           "compliance</ins>" in text
+    zh = client.get(url, headers={**Factory.bearer(team.member), "Accept-Language": "zh-CN"}).text
+    assert "规则使用的案例属性" in zh and "规则（可机器校验） · 条件" in zh and "关键节点的例外" in zh
+    assert "<code>urgent</code></ins></strong> (是/否)" in zh
+    api = ok(send(client, "GET", url, team.member))
+    assert api["changed_sections"] == ["control_points", "contingencies", "attributes"]
+    assert [f["field"] for f in api["sections"]["control_points"]["items"][0]["fields"]] == ["rule.condition"]
+    assert api["suggested_bump"] == "minor"

@@ -21,6 +21,7 @@ from app.core.calendar import today
 from app.core.openapi import PROBLEM_JSON
 from app.core.spreadsheets import XLSX_TYPE
 from app.sops import exports
+from app.sops.schemas import Requirement
 from tests.metrics.helpers import make_kpi
 from tests.sops.helpers import API, design_story, ok, review_and_sign, send
 
@@ -252,3 +253,89 @@ def test_table4_exports(client, factory, team, session):
     assert send(client, "GET", url, team.viewer, params={"format": "pdf"}).status_code == 422
     assert send(client, "GET", "/sops/999999/table4/export", team.viewer).status_code == 404
     assert client.get(f"{API}{url}").status_code == 401
+
+
+# ---------------------------------------------------------------- the control points' rules
+
+CONDITION = 'amount >= 10000.0 && channel != "internal"'
+EXCEPTION = "amount >= 100000.0 && urgent"
+EN_REQUIREMENT = "Finance approval by finance_head, before Ship, within 60 minutes of Review"
+ZH_REQUIREMENT = "须由 finance_head 完成 Finance approval，在 Ship 之前，在 Review 后 60 分钟内"
+
+
+def _with_rules(client, team, v) -> dict[str, Any]:  # noqa: ANN001
+    """The draft with case attributes, a rule on its control point and a special case that is its exception."""
+    steps = v["content"]["steps"]
+    point = {"id": "9b2f7a52-3c1e-4d0a-9f4e-2f6a1c8d7e10", "step_id": steps[1]["id"],
+             "description": "金额 ≥ 10,000 需财务负责人审批", "approver_role": "财务负责人",
+             "rule": {"condition": CONDITION, "requirement": {
+                 "activity": "Finance approval", "before": "Ship", "within_minutes": 60, "after": "Review",
+                 "role": "finance_head"}}}
+    contingencies = [*v["content"]["contingencies"],
+                     {"situation": "紧急大额订单", "instead": "运营负责人审批", "kind": "special_case",
+                      "control_point_id": point["id"], "condition": EXCEPTION}]
+    attributes = [{"name": "amount", "type": "number"}, {"name": "channel", "type": "text"},
+                  {"name": "urgent", "type": "boolean"}]
+    for section, value in (("attributes", attributes), ("control_points", [point]),
+                           ("contingencies", contingencies)):
+        v = ok(send(client, "PATCH", f"/sop-versions/{v['id']}/sections/{section}", team.leader,
+                    f'"sop-version-{v["id"]}-v{v["version"]}"', json=value))
+    return v
+
+
+def test_requirements_read_as_sentences():
+    def say(lang, **r) -> str:  # noqa: ANN001, ANN003
+        t = {key: exports._in(lang, pair) for key, pair in exports.TEXT.items()}
+        return exports.requirement_text(Requirement.model_validate(r), t)
+
+    full = {"activity": "Finance approval", "before": "Ship", "within_minutes": 60, "after": "Review",
+            "role": "finance_head"}
+    assert say("en", **full) == EN_REQUIREMENT
+    assert say("zh_CN", **full) == ZH_REQUIREMENT
+    assert say("en", activity="Activate") == "Activate"
+    assert say("zh_CN", activity="Activate") == "须完成 Activate"
+    assert say("en", activity="Activate", within_minutes=2.5) == "Activate, within 2.5 minutes of the case's start"
+    assert say("zh_CN", activity="Activate", within_minutes=5) == "须完成 Activate，在案件开始后 5 分钟内"
+
+
+def test_docx_shows_rules_exceptions_and_attributes(client, factory, team, session):
+    _, v = _draft(client, session, factory, team)
+    v = _with_rules(client, team, v)
+    doc = Document(io.BytesIO(_ok_bytes(_docx(client, team.member, v["id"]))))
+    _, _, _, _, controls, attributes, _, contingencies = _tables(doc)
+    assert controls[0] == ["序号", "所属步骤", "说明", "审批角色", "规则"]
+    assert controls[1] == ["1", "2. Manual review", "金额 ≥ 10,000 需财务负责人审批", "财务负责人",
+                           f"条件：{CONDITION}\n要求：{ZH_REQUIREMENT}"]
+    # The condition in a monospace font, the rest in the body's.
+    runs = doc.tables[4].rows[1].cells[4].paragraphs[0].runs
+    assert [(r.text, r.font.name) for r in runs if r.font.name == exports.MONO_FONT] == [(CONDITION, "Consolas")]
+    # The case attributes under the control points, one heading down.
+    assert "案件属性" in [p.text for p in doc.paragraphs if p.style.name == "Heading 2"]
+    assert doc.styles["Heading 2"].element.rPr.find(qn("w:rFonts")).get(qn("w:eastAsia")) == exports.HEADING_CJK_FONT
+    assert attributes == [["序号", "名称", "类型"], ["1", "amount", "数字"], ["2", "channel", "文本"],
+                          ["3", "urgent", "是/否"]]
+    # Every special case gets the column; only the exception names its control point and condition.
+    assert contingencies[0][-1] == "关键节点的例外"
+    assert [row[-1] for row in contingencies[1:]] == [
+        "", "", f"1. 金额 ≥ 10,000 需财务负责人审批\n条件：{EXCEPTION}"]
+
+    english = Document(io.BytesIO(_ok_bytes(_docx(client, team.member, v["id"], "en"))))
+    _, _, _, _, controls, attributes, _, contingencies = _tables(english)
+    assert controls[0][-1] == "Rule" and controls[1][-1] == f"Condition: {CONDITION}\nRequirement: {EN_REQUIREMENT}"
+    assert "Case attributes" in [p.text for p in english.paragraphs if p.style.name == "Heading 2"]
+    assert attributes[0] == ["No.", "Name", "Type"] and attributes[3] == ["3", "urgent", "Yes or no"]
+    assert contingencies[0][-1] == "Exception of control point"
+    assert contingencies[3][-1] == f"1. 金额 ≥ 10,000 需财务负责人审批\nCondition: {EXCEPTION}"
+
+
+def test_pdf_shows_the_rules(client, factory, team, session, pdf_renderer):
+    story, v = _draft(client, session, factory, team)
+    v = _publish(client, story, _with_rules(client, team, v))
+    pdf = PdfReader(io.BytesIO(_ok_bytes(send(client, "GET", f"/sop-versions/{v['id']}/pdf", team.viewer))))
+    text = _squeezed("".join(page.extract_text() for page in pdf.pages))
+    for expected in ("规则", f"条件：{CONDITION}", f"要求：{ZH_REQUIREMENT}", "案件属性", "关键节点的例外",
+                     f"条件：{EXCEPTION}", "是/否"):
+        assert _squeezed(expected) in text, expected
+    # The conditions are drawn in a monospace font.
+    fonts = {str(f.get_object()["/BaseFont"]) for page in pdf.pages for f in page["/Resources"]["/Font"].values()}
+    assert any("Mono" in name for name in fonts), fonts
