@@ -1,19 +1,21 @@
-"""The demo SOP of YH-LC01: V1.0 from the initiative's chain, V1.1 adds the SMS channel step (Table 4's
-example row: 经理 wrote it, 总监 reviewed it, "解决验证码接收问题")."""
+"""The demo SOPs: YH-LC01's V1.0 from the initiative's chain, V1.1 adds the SMS channel step (Table 4's example
+row: 经理 wrote it, 总监 reviewed it, "解决验证码接收问题"); YH-LC02's V1.0 with the method's two control-point rules
+and an event log checked against them."""
 
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app import demo
 from app.core.audit import AuditRecord
 from app.core.calendar import today
 from app.initiatives.models import Initiative, Phase
+from app.processes.models import Process
 from app.sops.diff import Change, diff_versions
-from app.sops.models import SopVersion
+from app.sops.models import Sop, SopVersion
 from app.users.models import User
 from tests.factories import Factory
 
@@ -55,7 +57,9 @@ def test_table4_shows_the_methods_example_row_and_v1_1_is_in_force(client, loade
 
 
 def test_v1_0_is_the_designed_chain_and_v1_1_adds_one_step(session, loaded):  # noqa: ANN001
-    versions = list(session.exec(select(SopVersion).order_by(SopVersion.id)))
+    sop_id = session.exec(select(Sop.id).join(Process, col(Process.id) == Sop.process_id)
+                          .where(Process.code_norm == "YH-LC01")).one()
+    versions = list(session.exec(select(SopVersion).where(SopVersion.sop_id == sop_id).order_by(SopVersion.id)))
     assert [(v.number_major, v.number_minor) for v in versions] == [(1, 0), (1, 1)]
     v1_0, v1_1 = versions
     purpose, steps = v1_0.content["purpose"], v1_0.content["steps"]
@@ -71,3 +75,22 @@ def test_v1_0_is_the_designed_chain_and_v1_1_adds_one_step(session, loaded):  # 
                                                                 AuditRecord.entity_id == v1_1.id)))
     assert {"create", "update", "submit", "vote", "sign", "publish"} <= actions
     assert session.exec(select(Initiative)).one().current_phase == Phase.root_cause
+
+
+def test_yh_lc02_has_the_methods_rules_and_a_log_with_a_few_violations(client, loaded):  # noqa: ANN001
+    viewer = loaded["viewer@example.com"]
+    sop = get(client, "/processes/YH-LC02/sop", viewer)
+    rules = [cp["rule"] for cp in sop["content"]["control_points"]]
+    assert rules[0]["condition"] == "amount >= 10000.0" and rules[0]["requirement"]["before"] == "Shipping"
+    special = [c for c in sop["content"]["contingencies"] if c["kind"] == "special_case"]
+    assert special[0]["condition"] == "amount >= 100000.0 && urgent" and special[0]["backfill_hours"] == 24
+    logs = get(client, "/event-logs?process_id=" + str(sop["process"]["id"]), viewer)["items"]
+    checked = get(client, f"/event-logs/{logs[0]['id']}/compliance", viewer)
+    assert checked["version_id"] == sop["id"]
+    finance, backfill = checked["control_points"]
+    # A real figure: most cases comply, each kind of violation occurs, the urgent ones are special cases.
+    assert 0.6 < finance["compliance_rate"] < 1 and finance["special_case"] > 0
+    assert all(finance["violations"][r] for r in ("missing_activity", "wrong_role", "wrong_order"))
+    assert backfill["violations"]["too_late"] >= 1 and backfill["compliance_rate"] > 0.6
+    kpis = {k["code"] for k in get(client, "/kpis?limit=100", viewer)["items"]}
+    assert {"YH-LC02-CP1", "YH-LC02-CP2"} <= kpis

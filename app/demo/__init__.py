@@ -6,6 +6,7 @@ from sqlmodel import Session, select
 
 from app.demo.yh_lc01 import load as load_yh_lc01
 from app.demo.yh_lc01_sop import load_sop
+from app.demo.yh_lc02 import load_yh_lc02
 from app.departments.models import Department
 from app.measures.demo import load_measures
 from app.metrics.demo import load_metrics
@@ -33,6 +34,8 @@ USERS = [
     ("it@example.com", "Chen Jie 陈杰 (IT engineer)", "technology", Role.member, "demo-member-2026"),
     ("compliance@example.com", "Liu Yang 刘洋 (compliance)", "legal", Role.member, "demo-member-2026"),
     ("viewer@example.com", "Zhao Min 赵敏 (finance)", "finance", Role.viewer, "demo-viewer-2026"),
+    # YH-LC02's finance head: reviews its SOP for finance, approves the large orders of its event log.
+    ("finance@example.com", "Zhou Qiang 周强 (finance head)", "finance", Role.member, "demo-member-2026"),
     # Table 4's example row: the manager wrote V1.1, the director reviewed it.
     ("manager@example.com", "经理", "product", Role.lead, "demo-lead-2026"),
     ("director@example.com", "总监", "customer_service", Role.lead, "demo-lead-2026"),
@@ -85,6 +88,7 @@ def load(session: Session) -> None:
     load_metrics(session)  # the KPIs of the initiative
     load_measures(session)
     load_sop(session)  # from the whole chain: survey, problems, RACI, KPIs, countermeasures
+    load_yh_lc02(session)  # an SOP with control-point rules, and an event log checked against them
 
 
 def load_initiatives(session: Session) -> None:

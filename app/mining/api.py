@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
 
@@ -12,8 +12,17 @@ from app.core.errors import PayloadTooLarge, RuleViolation, rule
 from app.core.ids import Id
 from app.core.pagination import set_link_header
 from app.mining import readers, service
+from app.mining.compliance import STATUSES, UNEVALUABLE, VIOLATIONS
 from app.mining.models import LogFormat
-from app.mining.schemas import Analysis, EventLogPage, EventLogRead, StepComparison, StepLinksUpdate
+from app.mining.schemas import (
+    Analysis,
+    ComplianceCasePage,
+    ComplianceRead,
+    EventLogPage,
+    EventLogRead,
+    StepComparison,
+    StepLinksUpdate,
+)
 
 router = APIRouter(prefix="/event-logs", tags=["event logs"])
 _404 = {404: {"description": "No such event log"}}
@@ -37,10 +46,11 @@ def options_from(
     delimiter: str | None,
     timezone: str | None,
     lifecycle: str | None = None,
+    role_column: str | None = None,
 ) -> service.ImportOptions:
     mapping = None
     named = [case_column, activity_column, timestamp_column]
-    if any(named) or start_timestamp_column or resource_column:
+    if any(named) or start_timestamp_column or resource_column or role_column:
         if not all(named):
             raise RuleViolation(
                 "A column mapping needs case_column, activity_column and timestamp_column.",
@@ -63,6 +73,7 @@ def options_from(
             timestamp_column,  # type: ignore[arg-type]
             start_timestamp_column or None,
             resource_column or None,
+            role_column or None,
         )
     if delimiter is not None and delimiter not in ("", ",", ";", "\t", "|"):
         raise rule("delimiter must be one of , ; | or a tab.", "delimiter", message="unsupported delimiter")
@@ -118,6 +129,9 @@ def import_event_log(
     timestamp_column: Annotated[str | None, Form(description="Completion time of the event")] = None,
     start_timestamp_column: Annotated[str | None, Form()] = None,
     resource_column: Annotated[str | None, Form()] = None,
+    role_column: Annotated[str | None, Form(description="The role of the event's resource (checked by control "
+                                                        "points that require a role); default `org:role` or "
+                                                        "`role`")] = None,
     delimiter: Annotated[str | None, Form(description="Detected among , ; tab | when absent")] = None,
     timezone: Annotated[
         str | None, Form(description="IANA zone of timestamps without an offset; default BUSINESS_TIMEZONE")
@@ -125,8 +139,11 @@ def import_event_log(
     lifecycle: Annotated[str | None, Form(max_length=500, description=LIFECYCLE_HELP)] = None,
 ):
     """Import an event log (multipart). Without a mapping, XES-style (`case:concept:name`,
-    `concept:name`, `time:timestamp`, `org:resource`) and common column names are recognised. `lifecycle`
-    chooses the events kept; the answer's `lifecycle_counts` says how many were read, kept and skipped.
+    `concept:name`, `time:timestamp`, `org:resource`, `org:role`) and common column names are recognised.
+    `lifecycle` chooses the events kept; the answer's `lifecycle_counts` says how many were read, kept and
+    skipped. The cases' attributes are read too (`case_attributes`: XES trace attributes and event attributes
+    with one value per case; CSV/Parquet `case:<name>` columns and the other columns with one value per
+    case), for the control points' rules.
 
     Who: members, leads and administrators (not viewers; scope `write`). With `initiative_id`, only the
     initiative's team members and administrators (the team rule; a lead not on the team gets 403)."""
@@ -140,6 +157,7 @@ def import_event_log(
         delimiter,
         timezone,
         lifecycle,
+        role_column,
     )
     log = service.import_log(
         session,
@@ -231,6 +249,59 @@ def map_activities_to_steps(log_id: Id, data: StepLinksUpdate, session: SessionD
     log, events = service.get_log(session, log_id), service.load_events(session, log_id)
     service.set_step_links(session, log, events, {link.activity: link.step_id for link in data.links}, actor.user)
     return service.step_comparison(session, log, events)
+
+
+def compliance_read(checked: service.Compliance) -> ComplianceRead:
+    v, outcome = checked.version, checked.outcome
+    return ComplianceRead(
+        log_id=checked.log.id, process_id=checked.log.process_id, version_id=v.id,
+        number=None if v.number_major is None else f"V{v.number_major}.{v.number_minor}",
+        effective_date=v.effective_date, cases=outcome.cases, roles_recorded=outcome.roles,
+        attributes=[a.__dict__ for a in outcome.attributes], control_points=service.compliance_summary(checked))
+
+
+VersionQuery = Annotated[Id | None, Query(description="Check the rules of this version of the process's SOP (one "
+                                                      "the caller may read) instead of the version in force")]
+
+
+@router.get("/{log_id}/compliance", response_model=ComplianceRead, dependencies=[require_scope("read")],
+            responses={**_404, 422: {"description": "The version is not one of the log's process"}})
+def log_compliance(log_id: Id, session: SessionDep, actor: CurrentActor, version_id: VersionQuery = None):
+    """Every control-point rule of the process's SOP version in force today over every case of the log: per
+    control point, the cases compliant, violating (by reason: `missing_activity`, `wrong_role`, `wrong_order`,
+    `too_late`), covered by a special case, not evaluable (`missing_attribute`, `invalid_attribute`, `error`,
+    `roles_missing`) and out of scope, and the compliance rate compliant / (compliant + violating).
+
+    Conditions read the cases' attributes imported with the log (`case_attributes`), matched to the version's
+    declared attributes by name; roles are the events' `org:role` / `role`. 404 when the process has no SOP
+    in force. Who: everyone signed in (scope `read`); `version_id` of a version not yet published: those who
+    may read it."""
+    return compliance_read(service.check_compliance(session, log_id, version_id, actor.user))
+
+
+@router.get("/{log_id}/compliance/cases", response_model=ComplianceCasePage, dependencies=[require_scope("read")],
+            responses=_404)
+def log_compliance_cases(
+    request: Request,
+    response: Response,
+    log_id: Id,
+    session: SessionDep,
+    actor: CurrentActor,
+    version_id: VersionQuery = None,
+    point: Annotated[int | None, Query(ge=1, le=10_000, description="One control point's number")] = None,
+    status_: Annotated[Literal[STATUSES], Query(alias="status")] = "violating",  # type: ignore[valid-type]
+    reason: Annotated[Literal[(*VIOLATIONS, *UNEVALUABLE)] | None, Query()] = None,  # type: ignore[valid-type]
+    limit: Annotated[int, Query(ge=1)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+):
+    """The cases of one status (default: violating) and optionally one reason and control point, ordered by
+    control point and case id, each with its attributes and its trace. Who: everyone signed in (scope
+    `read`)."""
+    checked = service.check_compliance(session, log_id, version_id, actor.user)
+    items, next_cursor = service.compliance_cases(session, checked, point=point, status=status_, reason=reason,
+                                                  limit=min(limit, get_settings().page_size_max), cursor=cursor)
+    set_link_header(request, response, next_cursor)
+    return ComplianceCasePage(items=items, next_cursor=next_cursor)
 
 
 @router.post("/{log_id}/publish-kpis", dependencies=[require_scope("write"), require_scope("metrics:write")],

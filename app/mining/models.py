@@ -42,6 +42,9 @@ class EventLog(SQLModel, table=True):
     # Events read, kept and skipped per lifecycle value at import (readers.LifecycleReport.as_dict());
     # null for logs imported before it was recorded.
     lifecycle_counts: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONType))
+    # The names of the cases' attributes read at import (readers: XES trace attributes, `case:` columns and
+    # columns with one value per case); null for logs imported before they were read.
+    case_attributes: list[str] | None = Field(default=None, sa_column=sa.Column(JSONType))
     uploaded_by_id: int = Field(foreign_key="users.id", ondelete="RESTRICT")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -57,6 +60,8 @@ class EventLogData(SQLModel, table=True):
 
     log_id: int = Field(foreign_key="event_logs.id", primary_key=True, ondelete="CASCADE")
     parquet: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    # The cases' attributes (`case_id` and a text column per attribute) as Parquet; null before they were read.
+    cases_parquet: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary, nullable=True))
 
 
 class StepLink(SQLModel, table=True):

@@ -1,4 +1,5 @@
-"""Event-log pages: list and upload, and the analysis of one log (flow map, variants, cycle times)."""
+"""Event-log pages: list and upload, the analysis of one log (flow map, variants, cycle times), and its
+compliance with the control points' rules of the process's SOP (on the log's page and the SOP version's)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from typing import Annotated, Any
 import polars as pl
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.auth.deps import CurrentActor
 from app.core.db import SessionDep, undo_on_error
-from app.core.errors import AppError, RuleViolation
+from app.core.errors import AppError, NotFound, RuleViolation
+from app.core.extensions import Section as PageSection
+from app.core.extensions import extends
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id, parse_id
-from app.core.labels import N_
+from app.core.labels import LABELS, N_
 from app.core.templating import is_htmx, redirect, render
 from app.initiatives import service as initiatives
 from app.initiatives.models import Initiative
@@ -317,9 +320,9 @@ def delete(log_id: Id, request: Request, session: SessionDep, actor: CurrentActo
 
 # ---------------------------------------------------------------- sections of earlier domains' pages
 # (imported here, after the event-log pages, so that these sections stay apart from them)
-from sqlmodel import col, func  # noqa: E402
+from sqlmodel import func  # noqa: E402
 
-from app.core.extensions import Section, extends  # noqa: E402
+from app.core.extensions import Section  # noqa: E402
 from app.users.models import User  # noqa: E402
 
 RELATED_LOGS = 10  # event logs in a section of another page (process, initiative); the rest on the list
@@ -356,3 +359,76 @@ def _initiative_logs(session: Session, initiative_id: int, user: User) -> dict[s
                             all_href=f"/event-logs?process_id={process_id}", all_of_process=True,
                             new_href=f"/event-logs?process_id={process_id}#upload" if may_add else None)
     return {"sections": [Section("mining/_related_logs.html", context, order=30)]}
+
+
+# ---------------------------------------------------------------- control-point compliance
+
+COMPLIANCE_LABELS: dict[str, dict[str, str]] = {
+    "compliance_status": {
+        "compliant": N_("Compliant"), "violating": N_("Violating"), "special_case": N_("Special case"),
+        "not_evaluable": N_("Not evaluable"), "out_of_scope": N_("Does not apply"),
+    },
+    "compliance_reason": {
+        "missing_activity": N_("Activity missing"), "wrong_role": N_("Done by another role"),
+        "wrong_order": N_("Wrong order"), "too_late": N_("Too late"),
+        "missing_attribute": N_("Attribute missing"), "invalid_attribute": N_("Attribute of the wrong type"),
+        "error": N_("The condition fails on the values"), "roles_missing": N_("The log records no roles"),
+    },
+}
+for _kind, _labels in COMPLIANCE_LABELS.items():
+    LABELS.setdefault(_kind, {}).update(_labels)
+CASES_PER_PAGE = 20
+
+
+def _compliance_context(session: Session, actor: Any, log_id: int, version_id: int | None) -> dict[str, Any]:
+    """The log checked against the version's rules, or why it cannot be (`problem`: no SOP in force)."""
+    log = service.get_log(session, log_id)
+    try:
+        checked = service.check_compliance(session, log.id, version_id, actor.user)
+    except NotFound:
+        if version_id is not None:
+            raise
+        return {"checked": None, "points": [], "log": log}
+    return {"checked": checked, "points": service.compliance_summary(checked), "log": checked.log,
+            "version_number": service.sops.number(checked.version)}
+
+
+@router.get("/{log_id}/compliance")
+def compliance_page(
+    log_id: Id,
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    version_id: Annotated[Id | None, Query()] = None,
+    point: Annotated[str, Query(pattern=r"^\d{0,5}$", description="A control point's number; empty: all")] = "",
+    status: Annotated[str, Query(pattern="^(violating|special_case|not_evaluable|compliant)$")] = "violating",
+    reason: Annotated[str, Query(max_length=40)] = "",
+    cursor: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    """The log against the control points' rules of the SOP version in force (or `version_id`): the counts per
+    control point, then the cases of one status (violating by default) with their traces, a page at a time. An
+    htmx request gets the summary only (the log page's section) or, with `point`/`status`, the case list."""
+    ctx = _compliance_context(session, actor, log_id, version_id)
+    number = int(point) if point else None
+    items, next_cursor = [], None
+    if ctx["checked"] is not None:
+        reasons = COMPLIANCE_LABELS["compliance_reason"]
+        items, next_cursor = service.compliance_cases(
+            session, ctx["checked"], point=number, status=status, reason=reason if reason in reasons else None,
+            limit=CASES_PER_PAGE, cursor=cursor or None)
+    ctx.update({"process": session.get(Process, ctx["log"].process_id), "items": items, "next_cursor": next_cursor,
+                "filters": {"version_id": version_id, "point": number, "status": status, "reason": reason},
+                "dur": duration_formatter(gettext_for(negotiate(request)))})
+    block = None
+    if is_htmx(request):
+        block = "cases" if request.query_params.get("cursor") or "status" in request.query_params else "summary"
+    return render(request, "mining/compliance.html", ctx, block=block)
+
+
+@extends("sop_version")
+def _sop_compliance(session: Session, version_id: int, process_id: int, user: Any) -> dict[str, Any]:
+    """An SOP version's page shows how its rules fare in the process's newest event logs (loaded by htmx)."""
+    logs = list(session.exec(select(EventLog).where(EventLog.process_id == process_id)
+                             .order_by(col(EventLog.id).desc()).limit(3)))
+    return {"sections": [PageSection("mining/_sop_compliance.html", {"logs": logs, "version_id": version_id},
+                                     order=20)]}

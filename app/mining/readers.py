@@ -1,9 +1,15 @@
 """Readers turning CSV, XES and Parquet event logs into one normalised polars frame.
 
 The frame has columns `case_id` (Utf8), `activity` (Utf8), `timestamp` (Datetime us UTC),
-`start_timestamp` (Datetime us UTC, only when the source has one), `resource` (Utf8, nullable)
-and `idx` (UInt32, position of the event in the file). Invalid input raises `EventLogError`
-listing the problems; a partial frame is never returned.
+`start_timestamp` (Datetime us UTC, only when the source has one), `resource` (Utf8, nullable),
+`role` (Utf8, nullable, only when the source has one: XES `org:role`, a CSV/Parquet `org:role` or
+`role` column) and `idx` (UInt32, position of the event in the file). Invalid input raises
+`EventLogError` listing the problems; a partial frame is never returned.
+
+`read_log` also returns the cases' attributes (`case_attributes`): one row per case, `case_id` and a text
+column per attribute. In XES they are the trace's attributes; in CSV and Parquet the columns named
+`case:<name>` (the XES-in-CSV convention) and every other column that has at most one value in each case
+(an order's `amount` repeated on each of its rows), named without the `case:` prefix.
 
 Events are kept by their lifecycle value (XES `lifecycle:transition`, a CSV/Parquet `lifecycle:transition`
 or `lifecycle` column), see `Lifecycle`; `read_log` also returns how many events of each value were read
@@ -30,7 +36,7 @@ from app.core.db import NUL, NUL_MESSAGE
 MAX_PROBLEMS = 50
 UTC_US = pl.Datetime("us", "UTC")
 DELIMITERS = (",", ";", "\t", "|")
-FIELDS = ("case_id", "activity", "timestamp", "start_timestamp", "resource")
+FIELDS = ("case_id", "activity", "timestamp", "start_timestamp", "resource", "role")
 REQUIRED = ("case_id", "activity", "timestamp")
 # Column names recognised, in order of preference, when no mapping is given (case-insensitive).
 _CANDIDATES: dict[str, tuple[str, ...]] = {
@@ -39,13 +45,17 @@ _CANDIDATES: dict[str, tuple[str, ...]] = {
     "timestamp": ("time:timestamp", "timestamp", "complete_timestamp", "end_timestamp", "time"),
     "start_timestamp": ("start_timestamp", "time:start", "start_time"),
     "resource": ("org:resource", "resource", "user"),
+    "role": ("org:role", "role"),
 }
+CASE_PREFIX = "case:"
+MAX_CASE_ATTRIBUTES = 100  # columns taken as case attributes, in file order
 LIFECYCLE_COLUMNS = ("lifecycle:transition", "lifecycle")
 COMPLETE = "complete"
 ALL = "all"
 _AWARE = ("%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M%z", "%Y-%m-%dT%H:%M%z")
 _NAIVE = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
-_XES_KEYS = frozenset({"concept:name", "time:timestamp", "org:resource", "lifecycle:transition"})
+_XES_KEYS = frozenset({"concept:name", "time:timestamp", "org:resource", "org:role", "lifecycle:transition"})
+_XES_VALUES = frozenset({"string", "int", "float", "date", "boolean", "id"})  # attribute kinds with a value
 _SNIFF_BYTES = 1 << 16
 
 
@@ -74,6 +84,7 @@ class ColumnMapping:
     timestamp: str
     start_timestamp: str | None = None
     resource: str | None = None
+    role: str | None = None
 
 
 Source = bytes | Path
@@ -137,8 +148,9 @@ def read_log(
     delimiter: str | None = None,
     timezone: str = "UTC",
     lifecycle: Lifecycle | None = None,
-) -> tuple[pl.DataFrame, LifecycleReport]:
-    """Read a `csv`, `xes` or `parquet` log: the frame of the events kept and the lifecycle report."""
+) -> tuple[pl.DataFrame, LifecycleReport, pl.DataFrame]:
+    """Read a `csv`, `xes` or `parquet` log: the frame of the events kept, the lifecycle report and the
+    attributes of the cases kept (see the module's text)."""
     lifecycle = lifecycle or Lifecycle()
     if kind == "csv":
         return _read_csv(data, mapping, delimiter, timezone, lifecycle)  # type: ignore[arg-type]
@@ -176,7 +188,7 @@ def read_xes(data: Source | IO[bytes], timezone: str = "UTC", lifecycle: Lifecyc
 
 def _read_csv(
     data: Source, mapping: ColumnMapping | None, delimiter: str | None, timezone: str, lifecycle: Lifecycle
-) -> tuple[pl.DataFrame, LifecycleReport]:
+) -> tuple[pl.DataFrame, LifecycleReport, pl.DataFrame]:
     _check_timezone(timezone)
     head = _head(data)
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
@@ -189,63 +201,72 @@ def _read_csv(
     header = next(csv.reader(lines[:1], delimiter=sep))
     columns = _resolve_columns(header, mapping)
     try:
-        raw = pl.read_csv(
-            data,
-            separator=sep,
-            infer_schema=False,
-            columns=list(dict.fromkeys(columns.values())),
-            encoding="utf8-lossy",
-        )
+        raw = pl.read_csv(data, separator=sep, infer_schema=False, encoding="utf8-lossy")
     except pl.exceptions.PolarsError as exc:
         raise EventLogError([{"row": None, "field": None, "message": f"malformed CSV: {exc}"}]) from exc
-    renamed = raw.select(pl.col(src).alias(dst) for dst, src in columns.items())
-    return _select_lifecycle(renamed, timezone, lifecycle, None)
+    return _from_columns(raw, columns, timezone, lifecycle)
+
+
+def _from_columns(
+    raw: pl.DataFrame, columns: dict[str, str], timezone: str, lifecycle: Lifecycle
+) -> tuple[pl.DataFrame, LifecycleReport, pl.DataFrame]:
+    """A CSV's or Parquet file's events (`columns`: field -> source column) and case attributes (the other
+    columns, see the module's text)."""
+    candidates = _attribute_columns(raw.columns, set(columns.values()))
+    exprs = [pl.col(src).alias(dst) if dst.endswith("timestamp") else pl.col(src).cast(pl.String).alias(dst)
+             for dst, src in columns.items()]
+    exprs += [pl.col(src).cast(pl.String).alias(ATTRIBUTE + name) for name, src in candidates.items()]
+    kept, rows, report = _select_lifecycle(raw.select(exprs), lifecycle, None)
+    events = _normalise(kept, timezone, rows)
+    forced = {name for name, src in candidates.items() if src.strip().lower().startswith(CASE_PREFIX)}
+    return events, report, _column_attributes(kept, forced)
 
 
 def _read_parquet(
     data: Source, mapping: ColumnMapping | None, timezone: str, lifecycle: Lifecycle
-) -> tuple[pl.DataFrame, LifecycleReport]:
+) -> tuple[pl.DataFrame, LifecycleReport, pl.DataFrame]:
     _check_timezone(timezone)
     try:
         raw = pl.read_parquet(io.BytesIO(data) if isinstance(data, bytes) else data)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise EventLogError([{"row": None, "field": None, "message": f"invalid Parquet: {exc}"}]) from exc
-    columns = _resolve_columns(raw.columns, mapping)
-    exprs = [
-        pl.col(src).alias(dst) if dst.endswith("timestamp") else pl.col(src).cast(pl.String).alias(dst)
-        for dst, src in columns.items()
-    ]
-    return _select_lifecycle(raw.select(exprs), timezone, lifecycle, None)
+    return _from_columns(raw, _resolve_columns(raw.columns, mapping), timezone, lifecycle)
 
 
 def _read_xes(
     data: Source | IO[bytes], timezone: str, lifecycle: Lifecycle
-) -> tuple[pl.DataFrame, LifecycleReport]:
+) -> tuple[pl.DataFrame, LifecycleReport, pl.DataFrame]:
     _check_timezone(timezone)
     try:
         with ExitStack() as owned:
-            cases, activities, stamps, resources, lifecycles, traces = _parse_xes(_open(data, owned))
+            parsed = _parse_xes(_open(data, owned))
     except (ET.ParseError, OSError, EOFError, zlib.error) as exc:
         raise EventLogError([{"row": None, "field": None, "message": f"invalid XES: {exc}"}]) from exc
-    raw = pl.DataFrame(
-        {"case_id": cases, "activity": activities, "timestamp": stamps, "resource": resources,
-         "lifecycle": lifecycles},
-        schema=dict.fromkeys(("case_id", "activity", "timestamp", "resource", "lifecycle"), pl.String),
-    )
-    return _select_lifecycle(raw, timezone, lifecycle, pl.Series("row", traces, pl.UInt32))
+    names = ("case_id", "activity", "timestamp", "resource", "role", "lifecycle")
+    columns = {**dict(zip(names, parsed.columns, strict=True)), **parsed.extra}
+    raw = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))
+    if all(r is None for r in parsed.columns[4]):
+        raw = raw.drop("role")
+    kept, rows, report = _select_lifecycle(raw, lifecycle, pl.Series("row", parsed.traces, pl.UInt32))
+    events = _normalise(kept, timezone, rows)
+    # The trace's attributes, and the events' attributes that have at most one value in each case.
+    traced = _trace_attributes(parsed.attributes, events["case_id"])
+    constant = _column_attributes(kept, set())
+    cases = constant.select("case_id", *(c for c in constant.columns[1:] if c not in traced.columns))
+    return events, report, traced.join(cases, on="case_id", how="left", maintain_order="left")
 
 
 def _select_lifecycle(
-    raw: pl.DataFrame, timezone: str, lifecycle: Lifecycle, rows: pl.Series | None
-) -> tuple[pl.DataFrame, LifecycleReport]:
-    """Keep the events of the chosen lifecycle (column `lifecycle`, absent when the log has none), then
-    validate and type them. `rows` numbers the raw events for problem reports (1-based rows by default)."""
+    raw: pl.DataFrame, lifecycle: Lifecycle, rows: pl.Series | None
+) -> tuple[pl.DataFrame, pl.Series | None, LifecycleReport]:
+    """The events of the chosen lifecycle (column `lifecycle`, absent when the log has none; dropped from the
+    frame), their numbers for problem reports (`rows`: the raw events' numbers, 1-based rows by default) and
+    the report."""
     read = raw.height
     if read == 0:
         raise EventLogError([{"row": None, "field": None, "message": "the log has no events"}])
     if "lifecycle" not in raw.columns:
-        report = LifecycleReport(read, read, {}, {}, ALL, lifecycle.describe())
-        return _normalise(raw, timezone, rows), report
+        return raw, rows, LifecycleReport(read, read, {}, {}, ALL, lifecycle.describe())
     # No value (an XES event without the key, an empty cell) is `complete`, the XES standard's default.
     blank = pl.col("lifecycle").is_null() | (pl.col("lifecycle").str.strip_chars() == "")
     value = pl.when(blank).then(pl.lit(COMPLETE)).otherwise(pl.col("lifecycle")).alias("lifecycle")
@@ -273,8 +294,7 @@ def _select_lifecycle(
             numbers = rows if rows is not None else pl.int_range(1, read + 1, dtype=pl.UInt32, eager=True)
             rows = numbers.filter(mask)
             raw = raw.filter(mask)
-    report = LifecycleReport(read, kept, spelled, skipped, applied, lifecycle.describe())
-    return _normalise(raw.drop("lifecycle"), timezone, rows), report
+    return raw.drop("lifecycle"), rows, LifecycleReport(read, kept, spelled, skipped, applied, lifecycle.describe())
 
 
 def sniff_delimiter(lines: list[str]) -> str:
@@ -352,18 +372,27 @@ def _open(data: Source | IO[bytes], owned: ExitStack) -> IO[bytes]:
     return stream
 
 
-def _parse_xes(
-    stream: IO[bytes],
-) -> tuple[list[str | None], list[str | None], list[str | None], list[str | None], list[str | None], list[int]]:
-    cases: list[str | None] = []
-    activities: list[str | None] = []
-    stamps: list[str | None] = []
-    resources: list[str | None] = []
-    lifecycles: list[str | None] = []
+@dataclass(slots=True)
+class _Xes:
+    """An XES file's events as columns (case id, activity, timestamp, resource, role, lifecycle), each
+    event's trace number, and each trace's case id with its attributes."""
+
+    columns: tuple[list[str | None], ...]
+    traces: list[int]
+    attributes: list[tuple[str | None, dict[str, str]]]
+    extra: dict[str, list[str | None]]  # the events' other attributes by key, None where an event has none
+
+
+def _parse_xes(stream: IO[bytes]) -> _Xes:
+    keys = ("concept:name", "time:timestamp", "org:resource", "org:role", "lifecycle:transition")
+    columns: tuple[list[str | None], ...] = tuple([] for _ in range(len(keys) + 1))
     traces: list[int] = []
+    attributes: list[tuple[str | None, dict[str, str]]] = []
+    extra: dict[str, list[str | None]] = {}
     stack: list[str] = []
     trace_no = 0
     case_id: str | None = None
+    trace_attributes: dict[str, str] = {}
     pending: list[dict[str, str]] = []
     event: dict[str, str] | None = None
     root: ET.Element | None = None
@@ -377,13 +406,17 @@ def _parse_xes(
                 root = elem
             elif tag == "trace" and parent == "log":
                 trace_no += 1
-                case_id, pending = None, []
+                case_id, trace_attributes, pending = None, {}, []
             elif tag == "event" and parent == "trace":
                 event = {}
             elif parent == "event" and event is not None and elem.get("key") in _XES_KEYS:
                 event[elem.get("key", "")] = elem.get("value", "")
+            elif parent == "event" and event is not None and tag in _XES_VALUES and elem.get("key"):
+                event.setdefault(ATTRIBUTE + elem.get("key", ""), elem.get("value", ""))
             elif parent == "trace" and elem.get("key") == "concept:name":
                 case_id = elem.get("value")
+            elif parent == "trace" and tag in _XES_VALUES and elem.get("key") and elem.get("value") is not None:
+                trace_attributes.setdefault(elem.get("key", ""), elem.get("value", ""))
             continue
         stack.pop()
         if tag == "event" and event is not None:
@@ -392,14 +425,84 @@ def _parse_xes(
             elem.clear()
         elif tag == "trace" and stack == ["log"] and root is not None:
             for ev in pending:
-                cases.append(case_id)
-                activities.append(ev.get("concept:name"))
-                stamps.append(ev.get("time:timestamp"))
-                resources.append(ev.get("org:resource"))
-                lifecycles.append(ev.get("lifecycle:transition"))
+                for key in ev:
+                    if key[0] == ATTRIBUTE and key not in extra and len(extra) < MAX_CASE_ATTRIBUTES:
+                        extra[key] = [None] * len(traces)
+                for key, values in extra.items():
+                    values.append(ev.get(key))
+                columns[0].append(case_id)
+                for column, key in zip(columns[1:], keys, strict=True):
+                    column.append(ev.get(key))
                 traces.append(trace_no)
+            attributes.append((case_id, trace_attributes))
             root.clear()
-    return cases, activities, stamps, resources, lifecycles, traces
+    return _Xes(columns, traces, attributes, extra)
+
+
+# ---------------------------------------------------------------- case attributes
+
+ATTRIBUTE = "@"  # prefix of the case-attribute columns in the frames between reading and normalising
+
+
+def _attribute_columns(header: list[str], used: set[str]) -> dict[str, str]:
+    """The columns that may hold case attributes, by attribute name: those not read as an event field or
+    lifecycle, and named; a `case:` column is named without the prefix and wins over a column of that name."""
+    named: list[tuple[str, str, bool]] = []
+    for column in header:
+        name = column.strip()
+        prefixed = name.lower().startswith(CASE_PREFIX)
+        if prefixed:
+            name = name[len(CASE_PREFIX):].strip()
+        if column in used or not name or name.startswith("Unnamed:") or name.lower() in LIFECYCLE_COLUMNS:
+            continue
+        named.append((name, column, prefixed))
+    with_prefix = {name for name, _, prefixed in named if prefixed}
+    found: dict[str, str] = {}
+    for name, column, prefixed in named:
+        if name not in found and (prefixed or name not in with_prefix):
+            found[name] = column
+    return dict(list(found.items())[:MAX_CASE_ATTRIBUTES])
+
+
+def _column_attributes(events: pl.DataFrame, forced: set[str]) -> pl.DataFrame:
+    """One row per case with the first value of each candidate column (`ATTRIBUTE` + name) in file order; a
+    candidate is kept when it is in `forced` (a `case:` column) or has at most one value in every case, and
+    has a value in some case. Blank cells count as no value."""
+    candidates = [c for c in events.columns if c.startswith(ATTRIBUTE)]
+    frame = events.select("case_id", *(pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c)
+                                       for c in candidates))
+    grouped = frame.group_by("case_id", maintain_order=True).agg(
+        *(pl.col(c).drop_nulls().first() for c in candidates),
+        *(pl.col(c).drop_nulls().n_unique().alias(c + "#n") for c in candidates),
+    ) if candidates else frame.unique("case_id", maintain_order=True)
+    if not candidates:
+        return grouped
+    widest = grouped.select(pl.col(c + "#n").max() for c in candidates).row(0)
+    present = grouped.select(pl.col(c).is_not_null().any() for c in candidates).row(0)
+    keep = [c for c, n, any_value in zip(candidates, widest, present, strict=True)
+            if any_value and (c[len(ATTRIBUTE):] in forced or n <= 1)]
+    return grouped.select("case_id", *(pl.col(c).alias(c[len(ATTRIBUTE):]) for c in keep))
+
+
+def _trace_attributes(attributes: list[tuple[str | None, dict[str, str]]], case_ids: pl.Series) -> pl.DataFrame:
+    """One row per case of `case_ids` (the events kept) with its trace's attributes (the first trace of a
+    case id), named without a `case:` prefix."""
+    kept = set(case_ids.unique().to_list())
+    rows: dict[str, dict[str, str]] = {}
+    names: dict[str, None] = {}
+    for case_id, values in attributes:
+        if case_id in kept and case_id not in rows:
+            row = {}
+            for key, value in values.items():
+                name = key[len(CASE_PREFIX):] if key.lower().startswith(CASE_PREFIX) else key
+                if name and (name not in row or key != name):
+                    row[name] = value
+            rows[case_id] = row
+            names.update(dict.fromkeys(row))
+    columns = list(names)[:MAX_CASE_ATTRIBUTES]
+    schema = dict.fromkeys(["case_id", *columns], pl.String)
+    return pl.DataFrame([{"case_id": c, **{n: row.get(n) for n in columns}} for c, row in rows.items()],
+                        schema=schema)
 
 
 def _normalise(raw: pl.DataFrame, timezone: str, rows: pl.Series | None = None) -> pl.DataFrame:
@@ -415,8 +518,9 @@ def _normalise(raw: pl.DataFrame, timezone: str, rows: pl.Series | None = None) 
     }
     if start is not None:
         bad["start_timestamp"] = start.is_null() & raw["start_timestamp"].is_not_null()
-    if "resource" in raw.columns:
-        bad["resource"] = _nul(raw["resource"])
+    for optional in ("resource", "role"):
+        if optional in raw.columns:
+            bad[optional] = _nul(raw[optional])
     if any(mask.any() for mask in bad.values()):
         raise _row_errors(raw, bad, timezone, rows)
     columns = [raw["case_id"], raw["activity"], timestamp.alias("timestamp")]
@@ -426,6 +530,8 @@ def _normalise(raw: pl.DataFrame, timezone: str, rows: pl.Series | None = None) 
         columns.append(raw["resource"])
     else:
         columns.append(pl.repeat(None, raw.height, dtype=pl.String, eager=True).alias("resource"))
+    if "role" in raw.columns:
+        columns.append(raw["role"])
     return pl.DataFrame(columns).with_row_index("idx").select(*(c.name for c in columns), "idx")
 
 
@@ -478,6 +584,12 @@ def _to_instants(s: pl.Series, timezone: str) -> pl.Series:
         return _parse_strings(s, timezone)
     msg = f"unsupported timestamp column type {s.dtype}"
     raise EventLogError([{"row": None, "field": s.name, "message": msg}])
+
+
+def parse_instants(s: pl.Series, timezone: str) -> pl.Series:
+    """Text instants (ISO 8601 with or without an offset, or dates) as Datetime(us, UTC), by the rule of the
+    event timestamps: a time without an offset is local in `timezone`; what does not parse is null."""
+    return _parse_strings(s, timezone)
 
 
 def _parse_strings(s: pl.Series, timezone: str, *, aware: bool = True) -> pl.Series:

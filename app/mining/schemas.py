@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from app.core.ids import Id
 from app.mining.models import LogFormat
+from app.sops.schemas import AttributeType, Requirement
 
 
 class LifecycleCounts(BaseModel):
@@ -64,6 +66,10 @@ class EventLogRead(BaseModel):
     lifecycle_counts: LifecycleCounts | None = Field(
         description="Events read, kept and skipped per lifecycle value; null for logs imported before it was "
         "recorded")
+    case_attributes: list[str] | None = Field(
+        None, description="The names of the cases' attributes read at import (XES trace attributes; CSV/Parquet "
+        "`case:<name>` columns and columns with one value per case, the prefix left out), which control-point "
+        "rules read by name; null for logs imported before they were read")
     uploaded_by_id: int
     created_at: datetime
 
@@ -123,3 +129,71 @@ class StepComparison(BaseModel):
                                         "measured_mean_minutes, measured_median_minutes")
     activities: list[dict[str, Any]] = Field(description="activity, step_id (mapping or null), occurrences, "
                                              "mean_minutes, median_minutes")
+
+
+class AttributeMatchRead(BaseModel):
+    name: str = Field(description="The attribute declared on the SOP version")
+    type: AttributeType
+    column: str | None = Field(description="The log's case attribute read for it (same name, else the same "
+                                           "ignoring case and punctuation); null when the log has none")
+    cases_with_value: int
+    invalid: int = Field(description="Cases whose value cannot be read as the declared type")
+
+
+class ControlPointCompliance(BaseModel):
+    number: int = Field(description="The control point's place in the version's control points, from 1 (the "
+                                    "KPI's `CP<n>`)")
+    id: UUID | None
+    description: str
+    condition: str
+    requirement: Requirement
+    kpi: str = Field(description="The code of the weekly compliance KPI that publish-kpis writes",
+                     examples=["YH-LC02-CP1"])
+    cases: int = Field(description="Cases in the log")
+    compliant: int
+    violating: int
+    violations: dict[str, int] = Field(description="Violating cases by reason: missing_activity, wrong_role, "
+                                                   "wrong_order, too_late")
+    special_case: int = Field(description="Cases covered by a special case (an exception of the control point)")
+    not_evaluable: int
+    not_evaluable_reasons: dict[str, int] = Field(description="missing_attribute, invalid_attribute, error (the "
+                                                              "condition fails on the values), roles_missing (the "
+                                                              "requirement names a role, the log records none)")
+    out_of_scope: int = Field(description="Cases the condition is false for")
+    compliance_rate: float | None = Field(description="compliant / (compliant + violating); null when neither")
+
+
+class ComplianceRead(BaseModel):
+    """An event log checked against the control points' rules of an SOP version."""
+
+    log_id: int
+    process_id: int
+    version_id: int = Field(description="The SOP version whose rules were checked")
+    number: str | None = Field(examples=["V1.1"])
+    effective_date: date | None
+    cases: int
+    roles_recorded: bool = Field(description="The log records the resources' roles (`org:role` / `role`)")
+    attributes: list[AttributeMatchRead]
+    control_points: list[ControlPointCompliance] = Field(description="The control points that have a rule")
+
+
+class TraceEvent(BaseModel):
+    activity: str
+    timestamp: datetime
+    resource: str | None
+    role: str | None
+
+
+class ComplianceCase(BaseModel):
+    case_id: str
+    point: int = Field(description="The control point's number")
+    status: str = Field(description="compliant, violating, special_case, not_evaluable or out_of_scope")
+    reason: str | None
+    week: date = Field(description="The ISO week (Monday, BUSINESS_TIMEZONE) of the case's last event")
+    attributes: dict[str, str | None] = Field(description="The case's attributes as read from the log")
+    trace: list[TraceEvent] = Field(description="The case's events in time order")
+
+
+class ComplianceCasePage(BaseModel):
+    items: list[ComplianceCase]
+    next_cursor: str | None

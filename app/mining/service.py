@@ -26,9 +26,12 @@ from app.metrics.ingest import MAX_BATCH_ROWS, Row, ingest
 from app.metrics.models import Kpi, Observation
 from app.metrics.schemas import KpiCreate, ObservationIn
 from app.metrics.series import invalidate_cache
-from app.mining import analysis, readers, steps
+from app.mining import analysis, compliance, readers, steps
 from app.mining.models import EventLog, EventLogData, LogFormat, StepLink
 from app.processes.models import Process
+from app.sops import rules
+from app.sops import service as sops
+from app.sops.models import SopVersion
 from app.survey.models import SurveyStep
 from app.users.models import Role, User
 
@@ -86,7 +89,7 @@ def detect_format(filename: str, head: bytes) -> LogFormat:
 
 def _read(
     data: bytes, fmt: LogFormat, options: ImportOptions, timezone: str
-) -> tuple[pl.DataFrame, readers.LifecycleReport]:
+) -> tuple[pl.DataFrame, readers.LifecycleReport, pl.DataFrame]:
     try:
         return readers.read_log(fmt.value, data, mapping=options.mapping, delimiter=options.delimiter,
                                 timezone=timezone, lifecycle=options.lifecycle)
@@ -132,7 +135,7 @@ def import_log(
         raise rule("The file is empty.", "file", "empty", "empty file")
     fmt = options.fmt or detect_format(filename, data[:512])
     timezone = options.timezone or settings.business_timezone
-    frame, report = _read(data, fmt, options, timezone)
+    frame, report, cases = _read(data, fmt, options, timezone)
     if frame.height == 0:
         raise rule("The log holds no events.", "file", "empty", "no events")
     if frame.height > settings.eventlog_max_events:
@@ -145,8 +148,9 @@ def import_log(
         first=pl.col("timestamp").min(),
         last=pl.col("timestamp").max(),
     ).row(0, named=True)
-    buffer = io.BytesIO()
+    buffer, case_buffer = io.BytesIO(), io.BytesIO()
     frame.write_parquet(buffer, compression="zstd", statistics=False)
+    cases.write_parquet(case_buffer, compression="zstd", statistics=False)
     # The database only now: on SQLite the unit of work holds the write lock from its first statement
     # (app.core.db), and reading a large log takes seconds in which other writers would wait.
     if session.get(Process, process_id) is None:
@@ -167,12 +171,13 @@ def import_log(
         last_event=stats["last"],
         size_bytes=len(data),
         lifecycle_counts=report.as_dict(),
+        case_attributes=cases.columns[1:],
         uploaded_by_id=actor.id,
         created_at=utcnow(),
     )
     session.add(log)
     session.flush()
-    session.add(EventLogData(log_id=log.id, parquet=buffer.getvalue()))
+    session.add(EventLogData(log_id=log.id, parquet=buffer.getvalue(), cases_parquet=case_buffer.getvalue()))
     session.flush()
     record(session, actor, "import", "event_log", log.id, None, _summary(log))
     return log
@@ -235,6 +240,13 @@ def load_events(session: Session, log_id: int) -> pl.DataFrame:
     if blob is None:
         raise NotFound(N_("Event log {log_id} not found."), params={"log_id": log_id})
     return pl.read_parquet(io.BytesIO(blob))
+
+
+def load_cases(session: Session, log_id: int) -> pl.DataFrame | None:
+    """The attributes of the log's cases (`case_id` and a text column each), None for a log imported before
+    they were read."""
+    blob = session.exec(select(EventLogData.cases_parquet).where(EventLogData.log_id == log_id)).first()
+    return None if blob is None else pl.read_parquet(io.BytesIO(blob))
 
 
 @dataclass(frozen=True)
@@ -338,47 +350,188 @@ def log_kpi_code(process_code: str, suffix: str) -> str:
 
 
 def publish_kpis(session: Session, log_id: int, actor: User) -> dict[str, Any]:
-    """Publish the log's weekly case cycle time (p50, p95, in hours), rework rate and volume as observations
-    of the process's event-log KPIs (created when missing), replacing what this log published before, so that
-    dashboards and pilots compare before and after on measured data."""
+    """Publish the log's weekly case cycle time (p50, p95, in hours), rework rate and volume, and, when the
+    process has an SOP version in force with control-point rules, each rule's weekly compliance rate (KPI
+    `<PROCESS>-CP<n>`, see `check_compliance`), as observations of the process's event-log KPIs (created when
+    missing), replacing what this log published before, so that dashboards, pilots and reviews compare before
+    and after on measured data."""
     log = get_log(session, log_id)
     if not metrics.can_ingest(actor):
         raise Forbidden("Viewers cannot publish KPIs.")
     metrics.require_team(session, actor, log.initiative_id, "publish the KPIs of this initiative's event logs")
     process = session.get(Process, log.process_id)
-    weeks = steps.weekly_case_stats(load_events(session, log_id), get_settings().business_timezone)
-    codes = [log_kpi_code(process.code, suffix) for suffix, *_ in LOG_KPIS]
-    existing = {k.code_norm: k for k in session.exec(select(Kpi).where(col(Kpi.code_norm).in_([c.upper() for c in codes])))}
-    for code, (_, name_en, name_zh, unit, direction, aggregation, _) in zip(codes, LOG_KPIS, strict=True):
-        kpi = existing.get(code.upper())
+    tz = get_settings().business_timezone
+    weeks = steps.weekly_case_stats(load_events(session, log_id), tz)
+    kpis: list[KpiCreate] = []
+    values: list[tuple[str, date, float]] = []
+    for suffix, name_en, name_zh, unit, direction, aggregation, field in LOG_KPIS:
+        code = log_kpi_code(process.code, suffix)
+        kpis.append(KpiCreate(code=code, name_en=name_en, name_zh=name_zh, unit=unit, direction=direction,
+                              aggregation=aggregation, process_id=process.id, initiative_id=log.initiative_id,
+                              description=f"Published from the event logs of {process.code}, one value per ISO "
+                                          "week of case completion."))
+        values += [(code, w["week"], w[field] / 3600 if field.endswith("_s") else float(w[field]))
+                   for w in weeks if w[field] is not None]
+    checked = _compliance_in_force(session, log, actor)
+    if checked is not None:
+        for point in compliance_summary(checked):
+            kpis.append(KpiCreate(
+                code=point["kpi"], name_en=f"Compliance with control point {point['number']} (event log)",
+                name_zh=f"关键节点 {point['number']} 合规率（事件日志）", unit="%", direction="higher_is_better",
+                aggregation="rate", process_id=process.id, initiative_id=log.initiative_id,
+                description=f"{point['description'][:400]} — the share of the cases in scope that met the "
+                            f"requirement (special cases and cases not evaluable left out), per ISO week of case "
+                            f"completion, from the event logs of {process.code}."))
+            values += [(point["kpi"], week, rate) for week, rate in weekly_compliance(checked, point["number"])]
+    return _publish(session, log, process, kpis, values, actor)
+
+
+def _compliance_in_force(session: Session, log: EventLog, actor: User) -> Compliance | None:
+    try:
+        return check_compliance(session, log.id, None, actor)
+    except NotFound:  # no SOP in force: nothing to publish
+        return None
+
+
+def weekly_compliance(checked: Compliance, point: int) -> list[tuple[date, float]]:
+    """A control point's compliance rate per ISO week of case completion (weeks without a case in its
+    denominator left out)."""
+    weekly = (checked.outcome.results.filter(pl.col("point") == point,
+                                             pl.col("status").is_in([compliance.COMPLIANT, compliance.VIOLATING]))
+              .group_by("week").agg((pl.col("status") == compliance.COMPLIANT).mean().alias("rate")).sort("week"))
+    return list(weekly.iter_rows())
+
+
+def _publish(session: Session, log: EventLog, process: Process, kpis: list[KpiCreate],
+             values: list[tuple[str, date, float]], actor: User) -> dict[str, Any]:
+    """Create the KPIs that are missing, then replace the observations this log published of them with
+    `values` (code, week, value)."""
+    codes = [k.code for k in kpis]
+    norms = [c.upper() for c in codes]
+    existing = {k.code_norm: k for k in session.exec(select(Kpi).where(col(Kpi.code_norm).in_(norms)))}
+    for data in kpis:
+        kpi = existing.get(data.code.upper())
         if kpi is None:
-            metrics.create_kpi(session, KpiCreate(
-                code=code, name_en=name_en, name_zh=name_zh, unit=unit, direction=direction,
-                aggregation=aggregation, process_id=process.id, initiative_id=log.initiative_id,
-                description=f"Published from the event logs of {process.code}, one value per ISO week of "
-                            "case completion."), actor)
+            metrics.create_kpi(session, data, actor)
         elif kpi.process_id != process.id:
-            raise Conflict(f"The KPI {code} belongs to another process.")
+            raise Conflict(f"The KPI {data.code} belongs to another process.")
         else:  # observations of another initiative's KPI are that initiative's content
-            metrics.require_team(session, actor, kpi.initiative_id, f"record observations of {code}")
+            metrics.require_team(session, actor, kpi.initiative_id, f"record observations of {data.code}")
     source = f"event_log:{log.id}"
-    kpi_ids = [k.id for k in session.exec(select(Kpi).where(col(Kpi.code_norm).in_([c.upper() for c in codes])))]
+    kpi_ids = [k.id for k in session.exec(select(Kpi).where(col(Kpi.code_norm).in_(norms)))]
     old = session.exec(select(sa.func.min(Observation.ts), sa.func.max(Observation.ts)).where(
         col(Observation.kpi_id).in_(kpi_ids), Observation.source == source)).one()
     session.exec(sa.delete(Observation).where(col(Observation.kpi_id).in_(kpi_ids), Observation.source == source))
     if old[0] is not None:
         invalidate_cache(session, dict.fromkeys(kpi_ids, (old[0], old[1])))
     tz = ZoneInfo(get_settings().business_timezone)
-    rows = []
-    for week in weeks:
-        ts = datetime.combine(week["week"], time(), tz)
-        for code, (*_, field) in zip(codes, LOG_KPIS, strict=True):
-            value = week[field]
-            if value is None:
-                continue
-            value = value / 3600 if field.endswith("_s") else float(value)
-            rows.append(Row(ObservationIn(kpi=code, ts=ts, value=value), row=len(rows) + 1))
+    rows = [Row(ObservationIn(kpi=code, ts=datetime.combine(week, time(), tz), value=value), row=i + 1)
+            for i, (code, week, value) in enumerate(values)]
     batches = [ingest(session, rows[i:i + MAX_BATCH_ROWS], actor, origin="event_log", source=source)
                for i in range(0, len(rows), MAX_BATCH_ROWS)]
+    weeks = {week for _, week, _ in values}
     return {"kpis": codes, "weeks": len(weeks), "observations": len(rows),
             "batches": [b.batch_id for b in batches]}
+
+
+# ---------------------------------------------------------------- control-point compliance
+
+@dataclass(frozen=True)
+class Compliance:
+    """A log checked against the rules of an SOP version (see `app.mining.compliance`)."""
+
+    log: EventLog
+    version: SopVersion
+    process: Process
+    outcome: compliance.Outcome
+
+
+# The last outcomes, by log (its id and import time: ids of deleted rows may come back) and rules (their content's
+# hash): a log never changes, so neither does its outcome; paging through violations does not check again.
+_OUTCOMES: dict[tuple[int, str, str], compliance.Outcome] = {}
+_OUTCOMES_SIZE = 4
+
+
+def _version_for(session: Session, log: EventLog, version_id: int | None, actor: User) -> SopVersion:
+    if version_id is None:
+        return sops.current_version(session, str(log.process_id), None)
+    v = sops.read_version(session, version_id, actor)
+    sop = sops.get_sop(session, v.sop_id)
+    if sop.process_id != log.process_id:
+        raise rule("The SOP version must be one of the log's process.", "version_id", "unknown",
+                   "a version of another process's SOP")
+    return v
+
+
+def check_compliance(session: Session, log_id: int, version_id: int | None, actor: User) -> Compliance:
+    """The log's cases against the control points of the process's SOP version in force today, or of
+    `version_id` (a version of the same process the actor may read). 404 when no version is in force."""
+    log = get_log(session, log_id)
+    v = _version_for(session, log, version_id, actor)
+    key = v.signed_hash or sops.content_hash(v.content)
+    compiled = rules.compiled(key, lambda: sops.content_of(v))
+    cache_key = (log.id, log.created_at.isoformat(), key)
+    found = _OUTCOMES.get(cache_key)
+    if found is None:
+        found = compliance.evaluate(load_events(session, log.id), load_cases(session, log.id), compiled,
+                                    get_settings().business_timezone)
+        if len(_OUTCOMES) >= _OUTCOMES_SIZE:
+            _OUTCOMES.pop(next(iter(_OUTCOMES)))
+        _OUTCOMES[cache_key] = found
+    return Compliance(log, v, session.get(Process, log.process_id), found)
+
+
+def compliance_cases(session: Session, checked: Compliance, *, point: int | None, status: str,
+                     reason: str | None, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """The cases of one status (and reason), by control point and case id, each with its attributes and its
+    trace (the events in time order)."""
+    results = checked.outcome.results.filter(pl.col("status") == status)
+    if point is not None:
+        results = results.filter(pl.col("point") == point)
+    if reason is not None:
+        results = results.filter(pl.col("reason") == reason)
+    results = results.sort("point", "case_id")
+    if cursor:
+        after = Cursor.decode(cursor, ("point", "case_id"), (int, str)).values
+        results = results.filter((pl.col("point") > after[0])
+                                 | ((pl.col("point") == after[0]) & (pl.col("case_id") > after[1])))
+    rows = results.head(limit + 1).to_dicts()
+    page, next_cursor = page_window(rows, limit, lambda r: Cursor(("point", "case_id"), (r["point"], r["case_id"])))
+    ids = [r["case_id"] for r in page]
+    events = load_events(session, checked.log.id).filter(pl.col("case_id").is_in(ids)).sort(
+        "case_id", "timestamp", "idx")
+    traces: dict[str, list[dict[str, Any]]] = {}
+    for ev in events.iter_rows(named=True):
+        traces.setdefault(ev["case_id"], []).append(
+            {"activity": ev["activity"], "timestamp": ev["timestamp"], "resource": ev["resource"],
+             "role": ev.get("role")})
+    cases = load_cases(session, checked.log.id)
+    attrs: dict[str, dict[str, Any]] = {}
+    if cases is not None and ids:
+        attrs = {row.pop("case_id"): row for row in cases.filter(pl.col("case_id").is_in(ids)).iter_rows(named=True)}
+    return [{**r, "attributes": attrs.get(r["case_id"], {}), "trace": traces.get(r["case_id"], [])}
+            for r in page], next_cursor
+
+
+def compliance_summary(checked: Compliance) -> list[dict[str, Any]]:
+    """Per control point with a rule: the cases by status and reason, and the compliance rate."""
+    counts = checked.outcome.results.group_by("point", "status", "reason").len()
+    by: dict[int, dict[tuple[str, str | None], int]] = {}
+    for point, status, reason, n in counts.iter_rows():
+        by.setdefault(point, {})[(status, reason)] = n
+    out = []
+    for number, cp in checked.outcome.points:
+        c = by.get(number, {})
+        total = {s: sum(n for (st, _), n in c.items() if st == s) for s in compliance.STATUSES}
+        compliant, violating = total[compliance.COMPLIANT], total[compliance.VIOLATING]
+        rate = compliant / (compliant + violating) if compliant + violating else None
+        out.append({
+            "number": number, "id": cp.id, "description": cp.description, "condition": cp.rule.condition,
+            "requirement": cp.rule.requirement, "kpi": log_kpi_code(checked.process.code, f"CP{number}"),
+            "cases": checked.outcome.cases, "compliant": compliant, "violating": violating,
+            "violations": {r: c.get((compliance.VIOLATING, r), 0) for r in compliance.VIOLATIONS},
+            "special_case": total[compliance.SPECIAL], "not_evaluable": total[compliance.NOT_EVALUABLE],
+            "not_evaluable_reasons": {r: c.get((compliance.NOT_EVALUABLE, r), 0) for r in compliance.UNEVALUABLE},
+            "out_of_scope": total[compliance.OUT_OF_SCOPE], "compliance_rate": rate,
+        })
+    return out

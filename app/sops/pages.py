@@ -23,7 +23,7 @@ from app.core.calendar import today
 from app.core.db import SessionDep, undo_on_error
 from app.core.errors import AppError, Conflict, PreconditionFailed, RuleViolation
 from app.core.extensions import Section as PageSection
-from app.core.extensions import extends
+from app.core.extensions import extend, extends
 from app.core.forms import FormData, Submitted, message_for, number, parse_form, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
@@ -37,7 +37,7 @@ from app.measures.models import Measure
 from app.metrics.models import Kpi
 from app.sops import diff as sop_diff
 from app.sops import exports, service
-from app.sops.models import SopState, SopStatus, SopVersion
+from app.sops.models import Sop, SopState, SopStatus, SopVersion
 from app.sops.schemas import (
     AttributeType,
     Bump,
@@ -246,6 +246,11 @@ def flow_svg(version_id: Id, request: Request, session: SessionDep, actor: Curre
 
 # ---------------------------------------------------------------- the SOP of a process
 
+def _extensions(session: Session, v: SopVersion, sop: Sop, actor: User) -> list[PageSection]:
+    """What later domains add to a version's page (the compliance of its rules in the event logs)."""
+    return extend("sop_version", session, version_id=v.id, process_id=sop.process_id, user=actor)["sections"]
+
+
 @router.get("/sops/{sop_id}")
 def sop_page(sop_id: Id, request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     sop = service.get_sop(session, sop_id)
@@ -261,6 +266,7 @@ def sop_page(sop_id: Id, request: Request, session: SessionDep, actor: CurrentAc
                     "previous_id": previous.id if previous else None,
                     "before_after": _before_after(session, shown, read.content),
                     "pdf_unavailable": exports.pdf_unavailable_reason()})
+        ctx["extensions"] = _extensions(session, shown, sop, actor.user)
     return render(request, "sops/sop.html", ctx)
 
 
@@ -305,6 +311,7 @@ def _version_page(request: Request, session: Session, actor: User, version_id: i
         "before_after": _before_after(session, v, read.content), "today": today(),
         "pdf_unavailable": exports.pdf_unavailable_reason(),
         "bumps": list(Bump),
+        "extensions": _extensions(session, v, sop, actor),
     })
     if rights.edit and v.state == SopState.draft:
         ctx["candidates"] = [u for u in candidate_members(session) if u.id != v.author_id]

@@ -378,7 +378,7 @@ def _applies(condition: _Condition, values: dict[str, Any]) -> tuple[bool | None
         return None, "missing_attributes:" + ",".join(missing)
     try:
         result = condition.program.execute(values)
-    except (RuntimeError, ValueError, TypeError) as exc:
+    except (RuntimeError, ValueError, TypeError, ArithmeticError) as exc:  # overflow: OverflowError
         return None, f"error:{exc}"
     return bool(result), "condition_true" if result else "condition_false"
 

@@ -21,7 +21,7 @@ MIXED = (DATA / "mixed-lifecycle.xes").read_bytes()  # BPI 2012-like: schedule, 
 
 
 def test_log_without_complete_events_keeps_all_by_default() -> None:
-    frame, report = read_log("xes", INCIDENTS)
+    frame, report, _ = read_log("xes", INCIDENTS)
     assert frame.height == 8 and frame["case_id"].n_unique() == 2
     assert (report.read, report.kept, report.skipped, report.lifecycle, report.requested) == (8, 8, {}, "all", None)
     assert report.values == {"In Progress": 3, "Closed": 2, "Awaiting Assignment": 1, "Resolved": 1,
@@ -30,7 +30,7 @@ def test_log_without_complete_events_keeps_all_by_default() -> None:
 
 
 def test_mixed_log_keeps_complete_by_default_and_counts_the_skipped() -> None:
-    frame, report = read_log("xes", MIXED)
+    frame, report, _ = read_log("xes", MIXED)
     # COMPLETE (any case) and events without a lifecycle value (complete by the XES standard).
     assert frame["activity"].to_list() == ["A_SUBMITTED", "A_ACCEPTED", "W_Completeren aanvraag",
                                            "A_SUBMITTED", "W_Afhandelen leads"]
@@ -38,9 +38,9 @@ def test_mixed_log_keeps_complete_by_default_and_counts_the_skipped() -> None:
     assert report.as_dict() == {
         "read": 9, "kept": 5, "skipped": {"SCHEDULE": 2, "START": 2}, "lifecycle": "complete", "requested": None,
         "values": {"COMPLETE": 4, "SCHEDULE": 2, "START": 2, "complete": 1}}
-    everything, report = read_log("xes", MIXED, lifecycle=Lifecycle.parse("ALL"))
+    everything, report, _ = read_log("xes", MIXED, lifecycle=Lifecycle.parse("ALL"))
     assert everything.height == 9 and report.skipped == {} and report.lifecycle == "all"
-    chosen, report = read_log("xes", MIXED, lifecycle=Lifecycle.parse(" start , complete,"))
+    chosen, report, _ = read_log("xes", MIXED, lifecycle=Lifecycle.parse(" start , complete,"))
     assert chosen.height == 7 and report.skipped == {"SCHEDULE": 2}
     assert report.lifecycle == report.requested == ["start", "complete"]
 
@@ -53,7 +53,7 @@ def test_chosen_lifecycle_with_no_events_names_the_values() -> None:
     assert problem["message"] == ("no events with lifecycle complete; the log's lifecycle values are: "
                                   "In Progress (3), Closed (2), Awaiting Assignment (1), Resolved (1), "
                                   "Wait - User (1)")
-    kept, _ = read_log("xes", INCIDENTS, lifecycle=Lifecycle.parse("closed,resolved"))
+    kept, _, _ = read_log("xes", INCIDENTS, lifecycle=Lifecycle.parse("closed,resolved"))
     assert kept["activity"].to_list() == ["Completed"] * 3
     with pytest.raises(EventLogError, match="cannot be combined"):
         Lifecycle.parse("all,start")
@@ -66,7 +66,7 @@ def test_csv_lifecycle_column_and_row_numbers() -> None:
             "c1,Review,2024-01-01T09:30:00Z,complete\n"
             "c1,Close,2024-01-01T10:00:00Z,\n"
             "c2,Review,not a time,start\n")
-    frame, report = read_log("csv", text.encode())
+    frame, report, _ = read_log("csv", text.encode())
     # An empty value is `complete`, as an XES event without one.
     assert frame["activity"].to_list() == ["Review", "Close"] and report.skipped == {"start": 2}
     assert report.values == {"complete": 2, "start": 2}
@@ -78,7 +78,7 @@ def test_csv_lifecycle_column_and_row_numbers() -> None:
             "2024-01-01T09:30:00Z", "later").encode())
     assert [p["row"] for p in err.value.problems] == [2]  # the file's row number, not the kept row's
     plain = "case,activity,timestamp\nc1,a,2024-01-01T09:00:00Z\nc1,b,2024-01-01T10:00:00Z\n"
-    frame, report = read_log("csv", plain.encode(), lifecycle=Lifecycle.parse("complete"))
+    frame, report, _ = read_log("csv", plain.encode(), lifecycle=Lifecycle.parse("complete"))
     assert frame.height == 2 and (report.lifecycle, report.values, report.requested) == ("all", {}, "complete")
     named = "Case,Activity,Time,Lifecycle\nc1,a,2024-01-01T09:00:00Z,Complete\nc1,a,2024-01-01T08:00:00Z,Start\n"
     assert read_csv(named.encode()).height == 1

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from app.core.calendar import today
 from app.initiatives.models import Initiative, InitiativeMember, ProjectRole
 from app.sops import service
 from app.sops.models import SopVersion
-from app.sops.schemas import Section, SubmitRequest, VoteRequest
+from app.sops.schemas import EditSection, PublishRequest, Section, SopCreate, SubmitRequest, VoteRequest
 from app.users.models import Role, User
 from tests.factories import Factory
 
@@ -34,5 +35,27 @@ def add_approved_sop(session: Session, initiative: Initiative, actor: User) -> S
                        expected_version=v.version)
     service.vote(session, v.id, VoteRequest(vote="approve"), reviewer, expected_version=None)
     v = service.sign(session, v.id, leader_of(session, initiative), expected_version=None)
+    session.flush()
+    return v
+
+
+def standalone_draft(session: Session, factory: Factory, sections: dict[EditSection, object]) -> tuple:
+    """A standalone draft of a new process's SOP with `sections` written in order: (process, owner, version)."""
+    owner = factory.user(Role.member)
+    process = factory.process(owner=owner)
+    v = service.start_standalone(session, process.code, SopCreate(), owner)
+    for section, value in sections.items():
+        v = service.update_section(session, v.id, section, value, owner, expected_version=v.version)
+    return process, owner, v
+
+
+def publish_now(session: Session, factory: Factory, owner: User, v: SopVersion) -> SopVersion:
+    """`v` reviewed by a new member, signed by `owner` and published, effective today."""
+    reviewer = factory.user(Role.member)
+    v = service.submit(session, v.id, SubmitRequest(reviewers=[{"user_id": reviewer.id}]), owner,
+                       expected_version=v.version)
+    service.vote(session, v.id, VoteRequest(vote="approve"), reviewer, expected_version=None)
+    service.sign(session, v.id, owner, expected_version=None)
+    v = service.publish(session, v.id, PublishRequest(effective_date=today()), owner, expected_version=None)
     session.flush()
     return v

@@ -8,20 +8,16 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from app.core.calendar import today
 from app.sops import rules, service
 from app.sops.schemas import (
     ActivityDone,
     EditSection,
-    PublishRequest,
     SopContent,
-    SopCreate,
-    SubmitRequest,
-    VoteRequest,
 )
 from app.users.models import Role
 from tests.factories import Factory
 from tests.helpers import assert_problem
+from tests.sops.factories import publish_now, standalone_draft
 from tests.sops.helpers import API, ok, send
 
 CP_FINANCE, CP_REVIEW = uuid.uuid4(), uuid.uuid4()
@@ -47,27 +43,17 @@ def _content() -> SopContent:
                                       "contingencies": [SPECIAL]})
 
 
+SECTIONS = {EditSection.steps: [{"name": "Review", "minutes": 5}], EditSection.attributes: ATTRIBUTES,
+            EditSection.control_points: CONTROL_POINTS, EditSection.contingencies: [SPECIAL]}
+
+
 def _draft(session, factory: Factory):  # noqa: ANN001, ANN202
-    owner = factory.user(Role.member)
-    process = factory.process(owner=owner)
-    v = service.start_standalone(session, process.code, SopCreate(), owner)
-    for section, value in ((EditSection.steps, [{"name": "Review", "minutes": 5}]),
-                           (EditSection.attributes, ATTRIBUTES), (EditSection.control_points, CONTROL_POINTS),
-                           (EditSection.contingencies, [SPECIAL])):
-        v = service.update_section(session, v.id, section, value, owner, expected_version=v.version)
-    return process, owner, v
+    return standalone_draft(session, factory, SECTIONS)
 
 
 def _published(session, factory: Factory):  # noqa: ANN001, ANN202
     process, owner, v = _draft(session, factory)
-    reviewer = factory.user(Role.member)
-    v = service.submit(session, v.id, SubmitRequest(reviewers=[{"user_id": reviewer.id}]), owner,
-                       expected_version=v.version)
-    service.vote(session, v.id, VoteRequest(vote="approve"), reviewer, expected_version=None)
-    service.sign(session, v.id, owner, expected_version=None)
-    v = service.publish(session, v.id, PublishRequest(effective_date=today()), owner, expected_version=None)
-    session.flush()
-    return process, v
+    return process, publish_now(session, factory, owner, v)
 
 
 # ---------------------------------------------------------------- writing rules
