@@ -81,7 +81,7 @@ def test_yh_lc02_has_the_methods_rules_and_a_log_with_a_few_violations(client, l
     viewer = loaded["viewer@example.com"]
     sop = get(client, "/processes/YH-LC02/sop", viewer)
     rules = [cp["rule"] for cp in sop["content"]["control_points"]]
-    assert rules[0]["condition"] == "amount >= 10000.0" and rules[0]["requirement"]["before"] == "Shipping"
+    assert rules[0]["condition"] == "amount >= 10000.0" and rules[0]["requirement"]["before"] == "发货 Shipping"
     special = [c for c in sop["content"]["contingencies"] if c["kind"] == "special_case"]
     assert special[0]["condition"] == "amount >= 100000.0 && urgent" and special[0]["backfill_hours"] == 24
     logs = get(client, "/event-logs?process_id=" + str(sop["process"]["id"]), viewer)["items"]

@@ -36,8 +36,8 @@ STEPS = [
 ]
 # The log's activity names (what the order system records) and roles.
 RECEIVED, CHECK, FINANCE, OPS, PICK, SHIP, DELIVERED = (
-    "Order received", "Credit check", "Finance approval", "Operations head approval", "Picking", "Shipping",
-    "Delivery confirmed")
+    "接收订单 Order received", "信用检查 Credit check", "财务审批 Finance approval",
+    "运营负责人审批 Operations head approval", "拣货 Picking", "发货 Shipping", "签收确认 Delivery confirmed")
 FINANCE_HEAD, OPS_HEAD, CLERK, WAREHOUSE = "finance_head", "operations_head", "order_clerk", "warehouse"
 ROLES = ["订单专员 Order clerk", "财务主管 Finance head", "仓库 Warehouse", "客服 Customer service"]
 CP_FINANCE, CP_BACKFILL = uuid.UUID("5b8f0c2e-0a51-4b53-9d38-7d1b0e3c0001"), uuid.UUID(
@@ -144,7 +144,7 @@ def demo_log(cases: int = 60, seed: int = 2026) -> bytes:
         events.append((DELIVERED, CLERK, rng.randrange(600, 2800)))
         for activity, role, minutes in events:
             t += timedelta(minutes=minutes)
-            resource = {CLERK: "Li Na", FINANCE_HEAD: "Zhou Qiang", OPS_HEAD: "Wang Li", WAREHOUSE: "Sun Hao"}[role]
+            resource = {CLERK: "李娜", FINANCE_HEAD: "周强", OPS_HEAD: "王丽", WAREHOUSE: "孙浩"}[role]
             rows.append(f"{case_id},{activity},{t.isoformat()},{resource},{role},{amount},{str(urgent).lower()},"
                         f"{channel}")
     return ("\n".join(rows) + "\n").encode()

@@ -255,6 +255,11 @@ def test_compliance_needs_a_version_in_force_of_the_logs_process(client, factory
     assert r.status_code == 422 and "version_id" in r.text
     assert client.get("/api/v1/event-logs/999999/compliance", headers=member).status_code == 404
     assert client.get(f"/api/v1/event-logs/{log_id}/compliance").status_code == 401
+    # The live check's scope reads no logs; `read` does.
+    checker = {"Authorization": f"Bearer {factory.service_token(['controls:check'])}"}
+    assert client.get(f"/api/v1/event-logs/{log_id}/compliance", headers=checker).status_code == 403
+    reader = {"Authorization": f"Bearer {factory.service_token(['read'])}"}
+    assert client.get(f"/api/v1/event-logs/{log_id}/compliance/cases", headers=reader).status_code == 404
     r = client.get(f"/api/v1/event-logs/{log_id}/compliance/cases", headers=member, params={"status": "bad"})
     assert r.status_code == 422
 
