@@ -36,7 +36,7 @@ from app.issues.models import Issue
 from app.measures.models import Measure
 from app.metrics.models import Kpi
 from app.sops import diff as sop_diff
-from app.sops import exports, service
+from app.sops import exports, rules, service
 from app.sops.models import Sop, SopState, SopStatus, SopVersion
 from app.sops.schemas import (
     AttributeType,
@@ -159,9 +159,12 @@ def _num(value: Any) -> str:
 
 def _message(err: dict[str, Any], gettext, fallback: str) -> str:  # noqa: ANN001
     msgid = SOP_MESSAGES.get(err.get("type", ""))
-    if err.get("type") == "invalid_rule" and "line" in err:  # the checker's words (English), with where
+    if err.get("type") == "invalid_rule" and "line" in err:  # the checker's reason, in the reader's words, with where
+        reason = err.get("reason")
+        words = (rules.words(reason, err.get("params") or {}, gettext) if reason in rules.MESSAGES
+                 else err["message"].rsplit(" (line ", 1)[0])
         return gettext("Line %(line)s, column %(column)s: %(message)s") % {
-            "line": err["line"], "column": err["column"], "message": err["message"].rsplit(" (line ", 1)[0]}
+            "line": err["line"], "column": err["column"], "message": words}
     if msgid:
         return gettext(msgid)
     return message_for(err.get("type", ""), gettext, err.get("message") or fallback, err.get("ctx"))

@@ -27,6 +27,7 @@ import lark
 from celpy.celparser import CELParseError, CELParser
 
 from app.core.errors import RuleViolation, field_error
+from app.core.labels import N_, NC_
 from app.sops.schemas import (
     ActivityDone,
     AttributeType,
@@ -64,24 +65,87 @@ OPERATORS = {"relation_lt": "<", "relation_le": "<=", "relation_gt": ">", "relat
 PARSER = CELParser()
 
 
+# Why a condition cannot be used: one msgid each, with named placeholders. `{type}`, `{left}`, `{right}` and
+# `{element}` are types (TYPE_NAMES), `{args}` a list of types, `{declared}` a list of attribute names; the
+# others are shown as they are (an operator, a function's or attribute's name, a token, cel-rust's words).
+MESSAGES = {
+    "not_allowed": N_("This is not allowed in a rule: use attributes, literals, comparisons, && || !, arithmetic "
+                      "and size, timestamp, string, double, int, startsWith, endsWith, contains, matches."),
+    "not_boolean": N_("Expected true or false here, found {type}."),
+    "branch_types": N_("Both branches of ?: must have one type: {left} and {right}."),
+    "in_not_list": N_('`in` looks in a list, e.g. ["a", "b"]; found {type}.'),
+    "in_element": N_("The list holds {element}, compared with {type}."),
+    "compare_types": N_("`{op}` compares values of one type: {left} and {right}."),
+    "compare_ordered": N_("`{op}` compares numbers, texts or dates, not {type}."),
+    "arithmetic_types": N_("`{op}` does not apply to {left} and {right}."),
+    "int_beside_number": N_("Number attributes are decimals: write 2.0, not 2, beside them."),
+    "join_types": N_("`{op}` joins values of one type: {left} and {right}."),
+    "modulo_number": N_("`%` applies to whole numbers only."),
+    "negate_type": N_("`-` negates a number, not {type}."),
+    "unknown_function": N_("{name}() is not a function rules may use."),
+    "function_args": N_("{name}() does not take {args}."),
+    "unknown_attribute": N_("Unknown attribute '{name}': declare it in the version's attributes (declared: "
+                            "{declared})."),
+    "list_types": N_("A list holds values of one type."),
+    "empty_list": N_("An empty list is never useful here."),
+    "bytes": N_("Bytes are not used in rules."),
+    "unexpected": N_("The expression does not parse: `{token}` is unexpected here."),
+    "ends_early": N_("The expression does not parse: it ends too early."),
+    "not_condition": N_("A condition is true or false; this one is {type}."),
+    "cel": N_("The expression does not parse: {detail}"),
+}
+# The types as messages name them; another (`null`, `list<int>`) is shown as it is.
+TYPE_NAMES = {INT: N_("a whole number"), UINT: N_("a whole number"), NUMBER: N_("a number"), TEXT: N_("a text"),
+              BOOL: N_("true or false"), DATE: N_("a date")}
+TYPE_PARAMS = frozenset({"type", "left", "right", "element"})
+LIST_SEPARATOR = NC_("list separator", ", ")
+NO_ARGUMENTS = N_("nothing")
+NO_ATTRIBUTES = N_("none yet")
+# A case's attribute of the wrong type (`case_values`); `{kind}` is the attribute's declared type as the API
+# names it (number, text, boolean, date), `{value}` the value sent.
+WRONG_VALUE = N_("Attribute '{name}' is {kind}: {value} is not.")
+EXPECTED_KIND = N_("Expected {kind}.")
+
+
+def words(reason: str, params: dict[str, Any], gettext: Callable[[str], str] = str) -> str:
+    """The message `reason` (a key of MESSAGES) with its `params`, in the language of `gettext` (English
+    without one): the types named in that language too."""
+
+    def named(t: str) -> str:
+        msgid = TYPE_NAMES.get(t)
+        return gettext(msgid) if msgid else t
+
+    values: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in TYPE_PARAMS:
+            values[key] = named(value)
+        elif key == "args":
+            values[key] = gettext(LIST_SEPARATOR).join(map(named, value)) or gettext(NO_ARGUMENTS)
+        elif key == "declared":
+            values[key] = ", ".join(value) or gettext(NO_ATTRIBUTES)
+        else:
+            values[key] = value
+    return gettext(MESSAGES[reason]).format(**values)
+
+
 class RuleError(Exception):
-    """A condition that cannot be used, with where in it (line and column from 1, offset from 0)."""
+    """A condition that cannot be used: why (`reason`, a key of MESSAGES, with its `params`; `message` says it
+    in English), and where in it (line and column from 1, offset from 0)."""
 
-    def __init__(self, message: str, line: int = 1, column: int = 1, offset: int = 0) -> None:
-        super().__init__(message)
-        self.message, self.line, self.column, self.offset = message, line, column, offset
+    def __init__(self, reason: str, params: dict[str, Any] | None = None, line: int = 1, column: int = 1,
+                 offset: int = 0) -> None:
+        self.reason, self.params = reason, params or {}
+        self.message = words(reason, self.params)
+        super().__init__(self.message)
+        self.line, self.column, self.offset = line, column, offset
 
 
-def _at(node: lark.Tree | lark.Token, message: str) -> RuleError:
+def _at(node: lark.Tree | lark.Token, reason: str, **params: Any) -> RuleError:
     if isinstance(node, lark.Token):
-        return RuleError(message, node.line or 1, node.column or 1, node.start_pos or 0)
+        return RuleError(reason, params, node.line or 1, node.column or 1, node.start_pos or 0)
     meta = node.meta
-    return RuleError(message, getattr(meta, "line", 1), getattr(meta, "column", 1), getattr(meta, "start_pos", 0))
-
-
-def _named(t: str) -> str:
-    return {INT: "a whole number", UINT: "a whole number", NUMBER: "a number", TEXT: "a text", BOOL: "true or false",
-            DATE: "a date", NULL: "null"}.get(t, t)
+    return RuleError(reason, params, getattr(meta, "line", 1), getattr(meta, "column", 1),
+                     getattr(meta, "start_pos", 0))
 
 
 class _Checker:
@@ -96,21 +160,19 @@ class _Checker:
             return self.type(kids[0])
         method = getattr(self, "_" + str(node.data), None)
         if method is None:
-            raise _at(node, "This is not allowed in a rule: use attributes, literals, comparisons, && || !, "
-                            "arithmetic and size, timestamp, string, double, int, startsWith, endsWith, "
-                            "contains, matches.")
+            raise _at(node, "not_allowed")
         return method(node, kids)
 
     def _bool(self, node: lark.Tree) -> None:
         t = self.type(node)
         if t != BOOL:
-            raise _at(node, f"Expected true or false here, found {_named(t)}.")
+            raise _at(node, "not_boolean", type=t)
 
     def _expr(self, node: lark.Tree, kids: list) -> str:  # cond ? a : b
         self._bool(kids[0])
         a, b = self.type(kids[1]), self.type(kids[2])
         if a != b and not {a, b} <= NUMERIC:
-            raise _at(kids[2], f"Both branches of ?: must have one type: {_named(a)} and {_named(b)}.")
+            raise _at(kids[2], "branch_types", left=a, right=b)
         return a
 
     def _conditionalor(self, node: lark.Tree, kids: list) -> str:
@@ -130,25 +192,26 @@ class _Checker:
         op, right, a, b = self._operands(kids)
         if op == "in":
             if not b.startswith("list<"):
-                raise _at(right, f"`in` looks in a list, e.g. [\"a\", \"b\"]; found {_named(b)}.")
+                raise _at(right, "in_not_list", type=b)
             element = b[5:-1]
             if element != a and not {a, element} <= NUMERIC:
-                raise _at(right, f"The list holds {_named(element)}, compared with {_named(a)}.")
+                raise _at(right, "in_element", element=element, type=a)
         elif a != b and not {a, b} <= NUMERIC:
-            raise _at(right, f"`{op}` compares values of one type: {_named(a)} and {_named(b)}.")
+            raise _at(right, "compare_types", op=op, left=a, right=b)
         elif op not in ("==", "!=") and a not in ORDERED:
-            raise _at(right, f"`{op}` compares numbers, texts or dates, not {_named(a)}.")
+            raise _at(right, "compare_ordered", op=op, type=a)
         return BOOL
 
     def _arithmetic(self, kids: list, allowed: frozenset[str]) -> str:
         op, right, a, b = self._operands(kids)
         if a not in allowed or b not in allowed:
-            raise _at(right, f"`{op}` does not apply to {_named(a)} and {_named(b)}.")
+            raise _at(right, "arithmetic_types", op=op, left=a, right=b)
         if a != b:
-            raise _at(right, "Number attributes are decimals: write 2.0, not 2, beside them." if {a, b} <= NUMERIC
-                      else f"`{op}` joins values of one type: {_named(a)} and {_named(b)}.")
+            if {a, b} <= NUMERIC:
+                raise _at(right, "int_beside_number")
+            raise _at(right, "join_types", op=op, left=a, right=b)
         if op == "%" and a == NUMBER:
-            raise _at(right, "`%` applies to whole numbers only.")
+            raise _at(right, "modulo_number")
         return a
 
     def _addition(self, node: lark.Tree, kids: list) -> str:
@@ -163,16 +226,16 @@ class _Checker:
             return BOOL
         t = self.type(kids[1])
         if t not in (NUMBER, INT):
-            raise _at(kids[1], f"`-` negates a number, not {_named(t)}.")
+            raise _at(kids[1], "negate_type", type=t)
         return t
 
     def _call(self, node: lark.Tree | lark.Token, name: str, table: dict, args: list[lark.Tree]) -> str:
         signatures = table.get(name)
         if signatures is None:
-            raise _at(node, f"{name}() is not a function rules may use.")
+            raise _at(node, "unknown_function", name=name)
         types = tuple(self.type(a) for a in args)
         if types not in signatures:
-            raise _at(node, f"{name}() does not take {', '.join(map(_named, types)) or 'nothing'}.")
+            raise _at(node, "function_args", name=name, args=list(types))
         return signatures[types]
 
     @staticmethod
@@ -188,9 +251,7 @@ class _Checker:
     def _ident(self, node: lark.Tree, kids: list) -> str:
         name = str(kids[0])
         if name not in self.types:
-            known = ", ".join(sorted(self.types)) or "none yet"
-            raise _at(kids[0], f"Unknown attribute {name!r}: declare it in the version's attributes (declared: "
-                               f"{known}).")
+            raise _at(kids[0], "unknown_attribute", name=name, declared=sorted(self.types))
         return self.types[name]
 
     def _paren_expr(self, node: lark.Tree, kids: list) -> str:
@@ -200,25 +261,26 @@ class _Checker:
         items = self._args(kids)
         types = {self.type(i) for i in items}
         if len(types) != 1:
-            raise _at(node, "A list holds values of one type." if types else "An empty list is never useful here.")
+            raise _at(node, "list_types" if types else "empty_list")
         return f"list<{types.pop()}>"
 
     def _literal(self, node: lark.Tree, kids: list) -> str:
         token = kids[0]
         if token.type not in LITERALS:
-            raise _at(token, "Bytes are not used in rules.")
+            raise _at(token, "bytes")
         return LITERALS[token.type]
 
 
 # ---------------------------------------------------------------- compiling
 
-def _syntax(exc: CELParseError, text: str, offset: int) -> str:
+def _syntax(exc: CELParseError, text: str, offset: int) -> tuple[str, dict[str, Any]]:
+    """Why the text does not parse: a reason of MESSAGES and its params."""
     cause = exc.__cause__ or exc.__context__
     if isinstance(cause, lark.UnexpectedToken) and cause.token.type != "$END":
-        return f"The expression does not parse: `{cause.token}` is unexpected here."
+        return "unexpected", {"token": str(cause.token)}
     if offset >= len(text.rstrip()) or isinstance(cause, lark.UnexpectedEOF | lark.UnexpectedToken):
-        return "The expression does not parse: it ends too early."
-    return f"The expression does not parse: `{text[offset]}` is unexpected here."
+        return "ends_early", {}
+    return "unexpected", {"token": text[offset]}
 
 
 def compile_condition(text: str, types: dict[str, AttributeType]) -> cel.Program:
@@ -228,20 +290,22 @@ def compile_condition(text: str, types: dict[str, AttributeType]) -> cel.Program
     except CELParseError as exc:
         line, column = exc.line or 1, exc.column or 1
         offset = sum(len(row) + 1 for row in text.split("\n")[:line - 1]) + column - 1
-        raise RuleError(_syntax(exc, text, offset), line, column, offset) from None
+        raise RuleError(*_syntax(exc, text, offset), line, column, offset) from None
     result = _Checker({n: ATTRIBUTE_TYPES[t] for n, t in types.items()}).type(tree)
     if result != BOOL:
-        raise _at(tree, f"A condition is true or false; this one is {_named(result)}.")
+        raise _at(tree, "not_condition", type=result)
     try:
         return cel.compile(text)
     except ValueError as exc:  # the two parsers disagree: say cel-rust's own words
-        raise RuleError(f"The expression does not parse: {exc}") from None
+        raise RuleError("cel", {"detail": str(exc)}) from None
 
 
 def _violation(field: str, what: str, exc: RuleError) -> RuleViolation:
+    """The 422 of a condition that cannot be used: in English, and in its error the reason and params that say it
+    in the reader's language (`words`; the editor page does)."""
     message = f"{exc.message} (line {exc.line}, column {exc.column})"
     error = {**field_error(field, message, "invalid_rule"), "line": exc.line, "column": exc.column,
-             "offset": exc.offset}
+             "offset": exc.offset, "reason": exc.reason, "params": exc.params}
     return RuleViolation(f"{what}: the condition at line {exc.line}, column {exc.column}: {exc.message}",
                          errors=[error])
 
@@ -340,8 +404,9 @@ def case_values(types: dict[str, AttributeType], attributes: dict[str, Any]) -> 
             continue
         converted = _convert(kind, value)
         if converted is None:
-            raise RuleViolation(f"Attribute {name!r} is {kind.value}: {value!r} is not.",
-                                errors=[field_error(f"attributes.{name}", f"Expected {kind.value}.", "attribute_type")])
+            raise RuleViolation(WRONG_VALUE, params={"name": name, "kind": kind.value, "value": repr(value)},
+                                errors=[field_error(f"attributes.{name}", EXPECTED_KIND.format(kind=kind.value),
+                                                    "attribute_type")])
         values[name] = converted
     return values
 

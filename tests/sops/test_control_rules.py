@@ -158,6 +158,15 @@ def test_a_missing_attribute_is_not_evaluable():
     assert found[str(CP_FINANCE)].applies is None and found[str(CP_FINANCE)].reason == "missing_attributes:amount"
 
 
+@pytest.mark.parametrize(("condition", "amount"), [("int(amount) > 5", 1e300), ("1 / int(amount) > 0", 0.5)])
+def test_a_condition_that_fails_on_the_values_is_not_evaluable(condition, amount):
+    """cel-rust raises OverflowError or ZeroDivisionError for these: an `error:` answer, never a 500."""
+    content = SopContent.model_validate({"attributes": ATTRIBUTES, "control_points": [
+        {"description": "Fails", "rule": {"condition": condition, "requirement": {"activity": "Ship"}}}]})
+    found = rules.check_case(content, {"amount": amount}, None).control_points[0]
+    assert found.applies is None and found.reason.startswith("error:")
+
+
 def test_a_special_case_applies_instead():
     found = _check({**CASE, "amount": 150000, "urgent": True}, [])
     assert found[str(CP_FINANCE)].special_case.approver == "Operations head"
