@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 from app.auth.deps import CurrentActor, require_any_scope, require_scope
 from app.core.db import SessionDep
 from app.core.etag import optional_version, required_version, set_etag
+from app.core.files import attachment, file_answer
 from app.core.ids import Id
 from app.core.openapi import TEAM_PATCH, TEAM_PROBLEMS
 from app.core.spreadsheets import XLSX_TYPE, ExportFormat, ExportLang
@@ -44,16 +45,6 @@ CHANGE = {**TEAM_PATCH, 409: {"description": "The version's state does not allow
                                              "immutable)"}}
 CREATE = {**TEAM_PROBLEMS, 409: {"description": "Another version of the SOP is still open, or the phase is wrong"}}
 READ = TEAM_PROBLEMS
-
-
-def _file(*media_types: str, description: str) -> dict[int | str, dict]:
-    """A file as the 200 answer (and only a file: the routes send `response_class=Response`)."""
-    binary = {"schema": {"type": "string", "format": "binary"}}
-    return {200: {"content": dict.fromkeys(media_types, binary), "description": description}}
-
-
-def _attachment(body: bytes, media: str, name: str) -> Response:
-    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _version(session, response: Response, v: SopVersion) -> SopVersionRead:  # noqa: ANN001
@@ -125,12 +116,12 @@ def table4(sop_id: Id, session: SessionDep, actor: CurrentActor):
 
 
 @router.get("/sops/{sop_id}/table4/export", dependencies=[require_scope("read")], response_class=Response,
-            responses={**READ, **_file("text/csv", XLSX_TYPE, description="Table 4 as a file")})
+            responses={**READ, **file_answer("text/csv", XLSX_TYPE, description="Table 4 as a file")})
 def export_table4(sop_id: Id, session: SessionDep, actor: CurrentActor, format: ExportFormat = ExportFormat.xlsx,
                   lang: ExportLang = ExportLang.zh_CN) -> Response:
     """Table 4 (流程优化记录表) as CSV (UTF-8 with BOM) or XLSX, with the method's column names in Simplified
     Chinese or English: the rows of `GET /sops/{sop_id}/table4`. Everyone signed in reads it."""
-    return _attachment(*exports.table4_file(session, sop_id, format, lang.value))
+    return attachment(*exports.table4_file(session, sop_id, format, lang.value))
 
 
 @router.get("/sops/{sop_id}/diff", response_model=diff.SopDiff, dependencies=[require_scope("read")],
@@ -154,7 +145,7 @@ def read_version(version_id: Id, session: SessionDep, actor: CurrentActor, respo
 
 
 @router.get("/sop-versions/{version_id}/docx", dependencies=[require_scope("read")], response_class=Response,
-            responses={**READ, **_file(exports.DOCX_TYPE, description="The version as DOCX")})
+            responses={**READ, **file_answer(exports.DOCX_TYPE, description="The version as DOCX")})
 def version_docx(version_id: Id, session: SessionDep, actor: CurrentActor,
                  lang: ExportLang = ExportLang.zh_CN) -> Response:
     """The version as a Word document (DOCX, opens in Word and WPS): the version block, the seven sections
@@ -162,11 +153,11 @@ def version_docx(version_id: Id, session: SessionDep, actor: CurrentActor,
     English. Whoever reads the version: published versions everyone; others the team, the reviewers, the
     signer, the process owner and administrators."""
     body, name = exports.docx_file(session, version_id, lang.value, actor.user)
-    return _attachment(body, exports.DOCX_TYPE, name)
+    return attachment(body, exports.DOCX_TYPE, name)
 
 
 @router.get("/sop-versions/{version_id}/pdf", dependencies=[require_scope("read")], response_class=Response,
-            responses={**READ, **_file(exports.PDF_TYPE, description="The controlled copy"),
+            responses={**READ, **file_answer(exports.PDF_TYPE, description="The controlled copy"),
                        409: {"description": "The version is not published"},
                        503: {"description": "PDF rendering is unavailable on this server (the detail says why)"}})
 def version_pdf(version_id: Id, session: SessionDep, actor: CurrentActor,
@@ -175,7 +166,7 @@ def version_pdf(version_id: Id, session: SessionDep, actor: CurrentActor,
     numbers and "printed copies are uncontrolled" on every page. Everyone signed in; 409 for a version that is
     not published, 503 where this server cannot render PDFs (the DOCX still works)."""
     body, name = exports.pdf_file(session, version_id, lang.value, actor.user)
-    return _attachment(body, exports.PDF_TYPE, name)
+    return attachment(body, exports.PDF_TYPE, name)
 
 
 @router.patch("/sop-versions/{version_id}/sections/{section}", response_model=SopVersionRead,
