@@ -125,3 +125,32 @@ def test_the_account_check_of_a_writing_request_does_not_hold_the_lock(own_sqlit
         writer.commit()
     finally:
         writer.close()
+
+
+def test_a_post_that_only_reads_does_not_wait_for_the_write_lock(own_sqlite, app):  # noqa: ANN001
+    """The live control-point check (`core.db.reads_only`) answers while another connection holds the write lock;
+    without the mark its unit of work waited for the lock (the busy timeout) and failed."""
+    from fastapi.testclient import TestClient
+
+    from tests.sops.factories import publish_now, standalone_draft
+    from tests.sops.test_control_rules import CASE, SECTIONS
+
+    engine, path = own_sqlite
+    with Session(engine, expire_on_commit=False) as s:
+        factory = Factory(s)
+        process, owner, v = standalone_draft(s, factory, SECTIONS)
+        publish_now(s, factory, owner, v)
+        token = factory.service_token(["controls:check", "write"])
+        s.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    other = _other_writer(path)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            r = client.post(f"/api/v1/processes/{process.code}/control-points/check", headers=headers,
+                            json={"attributes": CASE})
+            assert r.status_code == 200, r.text
+            assert r.json()["version_id"] == v.id
+    finally:
+        other.execute("ROLLBACK")
+        other.close()

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
@@ -377,6 +377,17 @@ async def _whole_body(request: Request) -> None:
         await request.body()
 
 
+READS_ONLY = "procopt_reads_only"
+
+
+def reads_only(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark an endpoint of an unsafe method that writes nothing (a check answered from the data, such as
+    `POST .../control-points/check`): its unit of work does not take SQLite's write lock when it begins, so
+    such requests run side by side in every worker instead of one at a time."""
+    setattr(endpoint, READS_ONLY, True)
+    return endpoint
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """The unit of work of one request (see `_finish`), inside one of the worker's database slots.
 
@@ -386,7 +397,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """
     await _whole_body(request)
     async with database_slots():
-        session = new_session(writes=request.method not in ("GET", "HEAD", "OPTIONS"))
+        unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
+        session = new_session(writes=unsafe and not getattr(request.scope.get("endpoint"), READS_ONLY, False))
         try:
             yield session
         except BaseException:

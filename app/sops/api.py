@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 
 from app.auth.deps import CurrentActor, require_any_scope, require_scope
-from app.core.db import SessionDep
+from app.core.db import SessionDep, reads_only
 from app.core.etag import optional_version, required_version, set_etag
 from app.core.files import attachment, file_answer
 from app.core.ids import Id
@@ -68,6 +68,7 @@ def current_sop(process_id: ProcessRef, session: SessionDep, actor: CurrentActor
 
 @router.post("/processes/{process_id}/control-points/check", response_model=ControlCheckRead,
              dependencies=[require_any_scope("controls:check", "read")], responses=READ)
+@reads_only
 def check_controls(process_id: ProcessRef, data: ControlCheckRequest, session: SessionDep, actor: CurrentActor):
     """Check one case against the control points of the SOP version in force today (named in the answer): for
     each, whether it applies to the case's attributes, what it requires, whether a special case applies

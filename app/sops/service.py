@@ -830,9 +830,14 @@ def check_controls(session: Session, process_ref: str, data: ControlCheckRequest
 
 def current_version(session: Session, process_ref: str, at: date | None) -> SopVersion:
     process = resolve_process(session, process_ref)
-    sop = sop_of_process(session, process.id)
     at = at or today()
-    v = in_force(_published(session, sop.id), at) if sop is not None else None
+    # `in_force` in one query: the published version with the latest (effective date, number) not after `at`.
+    v = session.exec(select(SopVersion).options(defer(SopVersion.content))
+                     .join(Sop, col(Sop.id) == SopVersion.sop_id)
+                     .where(Sop.process_id == process.id, SopVersion.state == SopState.published,
+                            col(SopVersion.effective_date) <= at)
+                     .order_by(col(SopVersion.effective_date).desc(), col(SopVersion.number_major).desc(),
+                               col(SopVersion.number_minor).desc()).limit(1)).first()
     if v is None:
         raise NotFound(N_("Process {process} has no SOP in force on {date}."),
                        params={"process": process.code, "date": at.isoformat()})
