@@ -30,7 +30,7 @@ from app.users import models as user_models
 
 # The layers, lowest first: each may import those before it (tests/test_layering.py).
 REGISTRIES = ("core", "users", "departments", "processes", "auth")
-METHOD_ORDER = ("initiatives", "survey", "issues", "raci", "measures", "metrics", "sops", "mining")
+METHOD_ORDER = ("initiatives", "survey", "issues", "raci", "measures", "metrics", "sops", "mining", "maps")
 
 TABLES = (auth_models, audit, department_models, initiative_models, issue_models, metric_models,
           measure_models, mining_models, process_models, raci_models, sop_models, survey_models, user_models)
