@@ -73,17 +73,20 @@ def match_attributes(declared: dict[str, AttributeType], names: list[str]) -> di
     return {d: d if d in names else by_key.get(_key(d)) for d in declared}
 
 
-def _typed(source: pl.Expr, kind: AttributeType) -> pl.Expr:
-    text = source.str.strip_chars()
+def _typed(raw: pl.Series, kind: AttributeType) -> pl.Series:
+    """A text column as its declared type; what cannot be read as it is null."""
+    if kind == AttributeType.date:
+        return readers.parse_instants(raw, "UTC")
+    if kind == AttributeType.text:
+        return raw
+    text = pl.col("v").str.strip_chars()
     if kind == AttributeType.number:
         number = text.str.replace_all(r"^\+", "").cast(pl.Float64, strict=False)
-        return pl.when(number.is_finite()).then(number)
-    if kind == AttributeType.boolean:
+        expr = pl.when(number.is_finite()).then(number)
+    else:
         low = text.str.to_lowercase()
-        return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
-    if kind == AttributeType.text:
-        return source
-    return source  # dates: parsed with the readers' rule below (a Series function)
+        expr = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
+    return raw.to_frame("v").select(expr).to_series()
 
 
 def typed_attributes(cases: pl.DataFrame | None, case_ids: pl.Series,
@@ -104,11 +107,7 @@ def typed_attributes(cases: pl.DataFrame | None, case_ids: pl.Series,
         else:
             raw = base[column].cast(pl.String)
             raw = raw.set(raw.str.strip_chars() == "", None)  # type: ignore[arg-type]
-        if kind == AttributeType.date:
-            value = readers.parse_instants(raw, "UTC")
-        else:
-            value = base.select(_typed(pl.lit(raw), kind).alias(name)).to_series()
-        value = value.cast(_POLARS_TYPES[kind]).alias(name)
+        value = _typed(raw, kind).cast(_POLARS_TYPES[kind]).alias(name)
         state = (pl.select(pl.when(pl.lit(raw).is_null()).then(1).when(pl.lit(value).is_null()).then(2)
                            .otherwise(0).cast(pl.Int8).alias(name + "#state")).to_series())
         columns += [value, state]
