@@ -17,6 +17,7 @@ from app.initiatives import api as initiatives_api
 from app.initiatives import pages as initiatives_pages
 from app.issues import api as issues_api
 from app.issues import pages as issues_pages
+from app.maps import api as maps_api
 from app.measures import api as measures_api
 from app.measures import pages as measures_pages
 from app.metrics import api as metrics_api
@@ -36,7 +37,7 @@ from app.users import pages as users_pages
 
 # The order is OpenAPI's order of the tags and the order routes are matched in.
 API = (processes_api, auth_api, users_api, departments_api, mining_api, metrics_api,
-       initiatives_api, survey_api, issues_api, raci_api, measures_api, sops_api)
+       initiatives_api, survey_api, issues_api, raci_api, measures_api, sops_api, maps_api)
 PAGES = (shell_pages, auth_pages, processes_pages, users_pages, mining_pages, metrics_pages,
          initiatives_pages, survey_pages, issues_pages, raci_pages, measures_pages,
          sops_pages)
