@@ -18,6 +18,7 @@ from app.initiatives import pages as initiatives_pages
 from app.issues import api as issues_api
 from app.issues import pages as issues_pages
 from app.maps import api as maps_api
+from app.maps import pages as maps_pages
 from app.measures import api as measures_api
 from app.measures import pages as measures_pages
 from app.metrics import api as metrics_api
@@ -40,7 +41,7 @@ API = (processes_api, auth_api, users_api, departments_api, mining_api, metrics_
        initiatives_api, survey_api, issues_api, raci_api, measures_api, sops_api, maps_api)
 PAGES = (shell_pages, auth_pages, processes_pages, users_pages, mining_pages, metrics_pages,
          initiatives_pages, survey_pages, issues_pages, raci_pages, measures_pages,
-         sops_pages)
+         sops_pages, maps_pages)
 
 api_router = APIRouter(prefix="/api/v1")
 pages_router = APIRouter(include_in_schema=False)

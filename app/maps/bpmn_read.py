@@ -75,6 +75,7 @@ from typing import Any
 
 from lxml import etree
 
+from app.core.labels import N_
 from app.maps.model import (
     BPMN_NS,
     BPMNDI_NS,
@@ -139,7 +140,13 @@ COUNTED_TYPES = FLOW_NODE_TYPES | {
     "dataStoreReference",
     "textAnnotation",
 }
-DATA_TYPES = {"dataObject": "data object", "dataObjectReference": "data object", "dataStoreReference": "data store"}
+DATA_TYPES = {"dataObject": N_("data object"), "dataObjectReference": N_("data object"),
+              "dataStoreReference": N_("data store")}
+# Words a reason's parameters may hold (`what`, `trigger`), which pages translate too.
+WORDS = frozenset({
+    N_("start event"), N_("end event"), N_("message"), N_("timer"), N_("conditional"), N_("signal"), N_("link"),
+    N_("escalation"), N_("error"), N_("compensate"), N_("cancel"), N_("terminate"), N_("none"), N_("referenced"),
+    N_("multiple"), *DATA_TYPES.values()})
 # what the report lists, each element once
 REPORTED_TYPES = (
     FLOW_NODE_TYPES
@@ -158,47 +165,63 @@ REPORTED_TYPES = (
 
 # The reasons of the report, as templates (the pages translate these); `{...}` are names from the file.
 REASONS: dict[str, str] = {
-    "boundary": "boundary event: an exception path of {activity}; procopt's steps have no attached events",
-    "intermediate_catch": (
+    "boundary": N_("boundary event: an exception path of {activity}; procopt's steps have no attached events"),
+    "intermediate_catch": N_(
         "intermediate {trigger} event (catching): a wait inside the flow; procopt's steps have no "
         "intermediate events"
     ),
-    "intermediate_throw": (
+    "intermediate_throw": N_(
         "intermediate {trigger} event (throwing): a signal sent inside the flow; procopt's steps have no "
         "intermediate events"
     ),
-    "other_event": "{type}: procopt's steps have no such events",
-    "inner_start": (
+    "other_event": N_("{type}: procopt's steps have no such events"),
+    "inner_start": N_(
         "start event inside sub-process {sub_process}: the sub-process is the step, it needs no start of its own"
     ),
-    "inner_end": "end event inside sub-process {sub_process}: the flow goes on after the sub-process",
-    "parallel_gateway": (
+    "inner_end": N_("end event inside sub-process {sub_process}: the flow goes on after the sub-process"),
+    "parallel_gateway": N_(
         "parallel gateway: it splits or joins parallel branches; procopt's steps are one sequence, the "
         "branches follow one another"
     ),
-    "merging_gateway": "{type} only merging branches: the flow goes on, there is nothing to decide",
-    "added": "{type} procopt added when it wrote the file: not one of the map's steps",
-    "choreography": "choreography activity: an exchange between participants, not a step of a process",
-    "outside_process": "{type} outside any process: procopt takes the nodes of processes only",
-    "message_flow": "message flow between pools ({source} to {target}): procopt's map has no messages",
-    "association": "association: links a note or data to a node; procopt's steps have no such links",
-    "data_association": "data association of {activity}: reads or writes data; procopt's steps have no data links",
-    "data": "{what}: data the flow uses, not a step",
-    "annotation": "text annotation: a note on the drawing, not a step",
-    "group": "group: a frame on the drawing, not a step",
-    "lane_unnamed": "lane without a name: its nodes take the name of a lane around it, if any",
-    "lane_added": "lane procopt added for the steps without a lane: not a department",
-    "pool": "pool {name}: its process is part of the map; its lanes and nodes are reported one by one",
-    "pool_black_box": "pool {name} without a process (a black box): it has no steps",
-    "facts_unreadable": "procopt's facts of this node could not be read ({problem}): taken from BPMN alone",
+    "merging_gateway": N_("{type} only merging branches: the flow goes on, there is nothing to decide"),
+    "added": N_("{type} procopt added when it wrote the file: not one of the map's steps"),
+    "choreography": N_("choreography activity: an exchange between participants, not a step of a process"),
+    "outside_process": N_("{type} outside any process: procopt takes the nodes of processes only"),
+    "message_flow": N_("message flow between pools ({source} to {target}): procopt's map has no messages"),
+    "association": N_("association: links a note or data to a node; procopt's steps have no such links"),
+    "data_association": N_("data association of {activity}: reads or writes data; procopt's steps have no data links"),
+    "data": N_("{what}: data the flow uses, not a step"),
+    "annotation": N_("text annotation: a note on the drawing, not a step"),
+    "group": N_("group: a frame on the drawing, not a step"),
+    "lane_unnamed": N_("lane without a name: its nodes take the name of a lane around it, if any"),
+    "lane_added": N_("lane procopt added for the steps without a lane: not a department"),
+    "pool": N_("pool {name}: its process is part of the map; its lanes and nodes are reported one by one"),
+    "pool_black_box": N_("pool {name} without a process (a black box): it has no steps"),
+    "facts_unreadable": N_("procopt's facts of this node could not be read ({problem}): taken from BPMN alone"),
 }
+
+Why = tuple[str, dict[str, str]]  # why an element is not taken: a key of REASONS and its parameters
+
+
+def _why(key: str, **params: str) -> Why:
+    return key, params
+
+
+def _report(ident: str, kind: str, name: str, taken_as: str | None, why: Why | None) -> NodeReport:
+    """The report of one element: taken (as `taken_as`) or not, with the reason written out in English and kept
+    as its key and parameters, for pages to show it in the reader's language."""
+    if why is None:
+        return NodeReport(ident, kind, name, taken_as is not None, taken_as)
+    key, params = why
+    return NodeReport(ident, kind, name, taken_as is not None, taken_as, REASONS[key].format(**params), key, params)
+
 
 _B = "{" + BPMN_NS + "}"
 _P = "{" + PROCOPT_NS + "}"
 _EXTENSIONS = _B + "extensionElements"
-_DTD_MESSAGE = (
-    "the file declares a DTD or entities (<!DOCTYPE ...>): procopt does not accept them, since they can make "
-    "a parser read local files or expand without end; BPMN files need none"
+_DTD_MESSAGE = N_(
+    "The file declares a DTD or entities (<!DOCTYPE ...>): procopt does not accept them, since they can make "
+    "a parser read local files or expand without end; BPMN files need none."
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _STEP_STR = ("key", "kind", "lane", "role")
@@ -218,16 +241,18 @@ def _parse(data: bytes, max_bytes: int) -> etree._Element:
         raise TypeError("read() takes the file's bytes")
     data = bytes(data)
     if len(data) > max_bytes:
-        raise BpmnError(f"the file has {len(data)} bytes, more than the {max_bytes} allowed", status=413)
+        raise BpmnError(N_("The file has {size} bytes, more than the {limit} allowed."), status=413, size=len(data),
+                        limit=max_bytes)
     if not data.strip():
-        raise BpmnError("the file is empty: not a BPMN 2.0 file")
+        raise BpmnError(N_("The file is empty: not a BPMN 2.0 file."))
     try:
         root = etree.fromstring(data, etree.XMLParser(**PARSER_OPTIONS))
     except etree.XMLSyntaxError as exc:
         if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
             raise BpmnError(_DTD_MESSAGE) from None
         line, column = exc.position if exc.position else (0, 0)
-        raise BpmnError(f"the file is not well-formed XML (line {line}, column {column})") from None
+        raise BpmnError(N_("The file is not well-formed XML (line {line}, column {column})."), line=line,
+                        column=column) from None
     info = root.getroottree().docinfo
     if (
         info.doctype
@@ -240,10 +265,8 @@ def _parse(data: bytes, max_bytes: int) -> etree._Element:
         raise BpmnError(_DTD_MESSAGE)
     qname = etree.QName(root)
     if qname.namespace != BPMN_NS or qname.localname != "definitions":
-        raise BpmnError(
-            f"the file is XML but not BPMN 2.0: its root is <{qname.localname[:40]}>, not <definitions> in the "
-            f"BPMN 2.0 model namespace {BPMN_NS}"
-        )
+        raise BpmnError(N_("The file is XML but not BPMN 2.0: its root is <{root}>, not <definitions> in the BPMN "
+                           "2.0 model namespace {namespace}."), root=qname.localname[:40], namespace=BPMN_NS)
     return root
 
 
@@ -401,7 +424,7 @@ class _Reader:
     def _pools(self) -> list[_Pool]:
         processes = [el for el in self.root if el.tag == _B + "process"]
         if not processes:
-            raise BpmnError("the file holds no process: there are no steps to import")
+            raise BpmnError(N_("The file holds no process: there are no steps to import."))
         participants = [el for el in self.elements if el.tag == _B + "participant"]
         seen: set[Any] = set()
         pools: list[_Pool] = []
@@ -500,7 +523,7 @@ class _Reader:
 
     # -- judging -----------------------------------------------------------------------------------------
 
-    def _judge(self, node: _Node) -> tuple[str | None, str | None, dict[str, Any] | None]:
+    def _judge(self, node: _Node) -> tuple[str | None, Why | None, dict[str, Any] | None]:
         """taken_as (None: not taken), the reason, procopt's facts of the step."""
         data, problem, added = _procopt(node.el, "step")
         facts = None
@@ -510,40 +533,40 @@ class _Reader:
                 added = True
         what = {"startEvent": "start event", "endEvent": "end event"}.get(node.type, node.type)
         if added:
-            return None, REASONS["added"].format(type=what), None
-        note = REASONS["facts_unreadable"].format(problem=problem) if problem else None
+            return None, _why("added", type=what), None
+        note = _why("facts_unreadable", problem=problem) if problem else None
         if facts is not None and node.scope is not None:
             return facts["kind"], note, facts
         taken_as, reason = self._rule(node)
         return taken_as, (reason if taken_as is None else note), None
 
-    def _rule(self, node: _Node) -> tuple[str | None, str | None]:
+    def _rule(self, node: _Node) -> tuple[str | None, Why | None]:
         kind = node.type
         if kind in CHOREOGRAPHY_TYPES:
-            return None, REASONS["choreography"]
+            return None, _why("choreography")
         if node.scope is None:
-            return None, REASONS["outside_process"].format(type=kind)
+            return None, _why("outside_process", type=kind)
         owner = node.scope.owner
         owner_label = _quote(owner.name, owner.id) if owner is not None else ""
         if kind in ACTIVITY_TYPES:
             return "activity", None
         if kind == "startEvent":
-            return ("input", None) if owner is None else (None, REASONS["inner_start"].format(sub_process=owner_label))
+            return ("input", None) if owner is None else (None, _why("inner_start", sub_process=owner_label))
         if kind == "endEvent":
-            return ("output", None) if owner is None else (None, REASONS["inner_end"].format(sub_process=owner_label))
+            return ("output", None) if owner is None else (None, _why("inner_end", sub_process=owner_label))
         if kind == "parallelGateway":
-            return None, REASONS["parallel_gateway"]
+            return None, _why("parallel_gateway")
         if kind in GATEWAY_TYPES:
-            return ("decision", None) if node.flows_out >= 2 else (None, REASONS["merging_gateway"].format(type=kind))
+            return ("decision", None) if node.flows_out >= 2 else (None, _why("merging_gateway", type=kind))
         if kind == "boundaryEvent":
             host = node.attached_to
             label = _quote(host.name, host.id) if host is not None else node.el.get("attachedToRef") or "no activity"
-            return None, REASONS["boundary"].format(activity=label)
+            return None, _why("boundary", activity=label)
         if kind == "intermediateCatchEvent":
-            return None, REASONS["intermediate_catch"].format(trigger=_trigger(node.el))
+            return None, _why("intermediate_catch", trigger=_trigger(node.el))
         if kind == "intermediateThrowEvent":
-            return None, REASONS["intermediate_throw"].format(trigger=_trigger(node.el))
-        return None, REASONS["other_event"].format(type=kind)
+            return None, _why("intermediate_throw", trigger=_trigger(node.el))
+        return None, _why("other_event", type=kind)
 
     def _other(self, el: etree._Element) -> NodeReport:
         """The report of an element that is not a flow node."""
@@ -552,37 +575,37 @@ class _Reader:
         name = _name(el)
         if kind == "lane":
             if el in self.added_lanes:
-                return NodeReport(ident, kind, name, False, reason=REASONS["lane_added"])
+                return _report(ident, kind, name, None, _why("lane_added"))
             if name:
                 return NodeReport(ident, kind, name, True, "department")
-            return NodeReport(ident, kind, name, False, reason=REASONS["lane_unnamed"])
+            return _report(ident, kind, name, None, _why("lane_unnamed"))
         if kind == "participant":
             pool = self.pool_of.get(el)
             label = _quote(name, ident)
             if pool is None:
-                return NodeReport(ident, kind, name, False, reason=REASONS["pool_black_box"].format(name=label))
+                return _report(ident, kind, name, None, _why("pool_black_box", name=label))
             if pool.department:
                 return NodeReport(ident, kind, name, True, "department")
-            return NodeReport(ident, kind, name, False, reason=REASONS["pool"].format(name=label))
+            return _report(ident, kind, name, None, _why("pool", name=label))
         if kind == "messageFlow":
             source, target = (self._label(el.get(end) or "") for end in ("sourceRef", "targetRef"))
-            reason = REASONS["message_flow"].format(source=source, target=target)
+            reason = _why("message_flow", source=source, target=target)
         elif kind in ("dataInputAssociation", "dataOutputAssociation"):
             parent = el.getparent()
-            reason = REASONS["data_association"].format(activity=_quote(_name(parent), parent.get("id") or ""))
+            reason = _why("data_association", activity=_quote(_name(parent), parent.get("id") or ""))
         elif kind == "association":
-            reason = REASONS["association"]
+            reason = _why("association")
         elif kind == "textAnnotation":
             text = el.find(_B + "text")
             name = name or ("".join(text.itertext()).strip() if text is not None else "")
-            reason = REASONS["annotation"]
+            reason = _why("annotation")
         elif kind == "group":
             value = self.by_id.get(el.get("categoryValueRef") or "")
             name = name or ((value.get("value") or "").strip() if value is not None else "")
-            reason = REASONS["group"]
+            reason = _why("group")
         else:
-            reason = REASONS["data"].format(what=DATA_TYPES[kind])
-        return NodeReport(ident, kind, name, False, reason=reason)
+            reason = _why("data", what=DATA_TYPES[kind])
+        return _report(ident, kind, name, None, reason)
 
     def _label(self, ref: str) -> str:
         el = self.by_id.get(ref)
@@ -595,7 +618,7 @@ class _Reader:
         self.pool_of = {pool.participant: pool for pool in pools if pool.participant is not None}
         scopes = [self._scope(pool.process, None, pool) for pool in pools]
         if not any(scope.nodes for scope in scopes):
-            raise BpmnError("the file's processes have no flow nodes: there are no steps to import")
+            raise BpmnError(N_("The file's processes have no flow nodes: there are no steps to import."))
         lanes = self._lanes(pools)
 
         judged = {node.index: self._judge(node) for node in self.nodes}
@@ -611,7 +634,7 @@ class _Reader:
             if kind in FLOW_NODE_TYPES:
                 node = self.node_of[el]
                 taken_as, reason, _ = judged[i]
-                report.append(NodeReport(node.id, kind, node.name, taken_as is not None, taken_as, reason))
+                report.append(_report(node.id, kind, node.name, taken_as, reason))
             elif kind in REPORTED_TYPES:
                 report.append(self._other(el))
         doc = self._doc(pools, steps, _unique([*lanes, *(s.lane for s in steps if s.lane)]))

@@ -16,7 +16,8 @@ The tools draw only what the diagram interchange (BPMNDI) places: without it Cam
 Layout: left to right in flow order, one column of `COLUMN` px per node; the lanes stacked in their order,
 each `LANE_HEIGHT` px tall and as wide as the pool's body, the pool being all lanes plus a `HEADER` px header on
 the left; each node centred in its column and vertically in its lane (tasks 100x80, events 36x36, gateways
-50x50 with the marker shown). A flow between nodes of one lane is a straight line; across lanes it runs
+50x50 with the marker shown; a task with a name longer than `LONG_NAME` is `LONG_TASK`, 130x110, for bpmn.io
+draws the name inside the box). A flow between nodes of one lane is a straight line; across lanes it runs
 orthogonally, turning halfway between the two nodes. A map without lanes is drawn as one lane-high pool.
 
 Lanes: one `lane` per `doc.lanes` entry in order (a step's lane not listed there is appended, in order of first
@@ -61,6 +62,9 @@ MARGIN = 50  # between a lane's left (right) edge and its first (last) slot's no
 ORIGIN_X, ORIGIN_Y = 160, 80  # the pool's top left corner
 SIZES = {"task": (100, 80), "serviceTask": (100, 80), "startEvent": (36, 36), "endEvent": (36, 36),
          "exclusiveGateway": (50, 50)}
+LONG_TASK = (130, 110)  # a task whose name would not fit in 100x80 (four lines of about 14 Latin letters)
+LONG_NAME = 44  # the name's width in Latin letters beyond which a task is a LONG_TASK; a CJK character counts 2
+_WIDE = re.compile(r"[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60]")
 TAG_BY_KIND = {"input": "startEvent", "output": "endEvent", "decision": "exclusiveGateway", "activity": "task"}
 ADDED_NAMES = {"en": ("Start", "End"), "zh-CN": ("开始", "结束")}
 NO_LANE = {"en": "(no lane)", "zh-CN": "（未分配）"}
@@ -125,6 +129,13 @@ def _nodes(doc: MapDoc, lane_index: dict[str, int], fallback: int) -> list[_Node
 def _extension(parent: etree._Element, local: str, text: str | None = None) -> None:
     ext = etree.SubElement(parent, _b("extensionElements"))
     etree.SubElement(ext, f"{{{PROCOPT_NS}}}{local}").text = text
+
+
+def _size(node: _Node) -> tuple[int, int]:
+    """A node's width and height: tasks with long names are bigger, so that bpmn.io's label fits inside."""
+    if node.tag in ("task", "serviceTask") and len(node.name) + len(_WIDE.findall(node.name)) > LONG_NAME:
+        return LONG_TASK
+    return SIZES[node.tag]
 
 
 def _num(value: float) -> str:
@@ -203,7 +214,7 @@ def _diagram(root: etree._Element, nodes: list[_Node], flows: list[tuple[str, _N
 
     centres: dict[str, tuple[float, float, float]] = {}  # id -> centre x, centre y, half width
     for col, node in enumerate(nodes):
-        w, h = SIZES[node.tag]
+        w, h = _size(node)
         cx = body_x + MARGIN + col * COLUMN + SIZES["task"][0] / 2
         cy = ORIGIN_Y + node.lane * LANE_HEIGHT + LANE_HEIGHT / 2
         centres[node.id] = (cx, cy, w / 2)

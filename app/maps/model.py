@@ -72,7 +72,9 @@ class NodeReport:
     name: str
     taken: bool
     taken_as: str | None = None  # "input", "activity", "decision", "output", "department" (a lane)
-    reason: str | None = None  # why not taken, in a sentence (English; the pages translate the known ones)
+    reason: str | None = None  # why not taken, in a sentence (English)
+    reason_key: str | None = None  # the key of `bpmn_read.REASONS` the reason is written from, for translations
+    reason_params: dict[str, str] = field(default_factory=dict)  # its parameters
 
 
 @dataclass
@@ -84,8 +86,10 @@ class Imported:
 
 
 class BpmnError(Exception):
-    """The file cannot be imported: not XML, hostile (DTD, entities), too large, not BPMN, no process."""
+    """The file cannot be imported: not XML, hostile (DTD, entities), too large, not BPMN, no process. `template`
+    is English with `{...}` fields filled from `params` (pages show it translated)."""
 
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.message, self.status = message, status
+    def __init__(self, template: str, status: int = 422, **params: Any) -> None:
+        self.template, self.params, self.status = template, params, status
+        self.message = template.format(**params)
+        super().__init__(self.message)

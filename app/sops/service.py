@@ -278,6 +278,11 @@ def _require_edit(session: Session, ctx: Context, actor: User) -> None:
                            "administrators change an SOP draft."))
 
 
+def require_edit(session: Session, v: SopVersion, actor: User) -> None:
+    """The actor may change the version's content (before anything is read for a change, e.g. a file)."""
+    _require_edit(session, _context(session, v), actor)
+
+
 def _require_sign(session: Session, ctx: Context, actor: User) -> None:
     if not may_sign(session, ctx, actor):
         raise Forbidden(N_("Only the initiative's leader (the process owner for a standalone revision) signs and "

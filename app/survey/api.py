@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import enum
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
@@ -16,6 +15,7 @@ from app.core.pagination import set_link_header
 from app.core.spreadsheets import XLSX_TYPE, ExportFormat, ExportLang
 from app.survey import asis_map, service, table1
 from app.survey.schemas import (
+    ImportMode,
     ImportResult,
     ResearchCreate,
     ResearchPage,
@@ -36,11 +36,6 @@ STEP, RECORD = "survey-step", "research-record"
 
 
 
-
-
-class ImportMode(enum.StrEnum):
-    append = "append"
-    replace = "replace"
 
 
 def _limit(limit: int) -> int:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
@@ -168,6 +169,13 @@ class ImportRowError(BaseModel):
     row: int
     column: str | None
     message: str
+
+
+class ImportMode(enum.StrEnum):
+    """How an import treats the current steps: `append` after them, `replace` them."""
+
+    append = "append"
+    replace = "replace"
 
 
 class ImportResult(BaseModel):

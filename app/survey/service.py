@@ -17,6 +17,7 @@ from app.core.pagination import Cursor, page_window
 from app.core.versioning import changes_of, check_version, save_update
 from app.departments.models import Department
 from app.departments.service import by_codes, list_departments
+from app.initiatives.models import Initiative
 from app.initiatives.schemas import UserRef
 from app.initiatives.service import editable, get_initiative
 from app.processes.service import get_process
@@ -349,7 +350,14 @@ def import_table(session: Session, initiative_id: int, content: bytes, filename:
         raise RuleViolation(
             f"Nothing was imported: {len(parsed.errors)} problem(s), the first in row {first['row']}: "
             f"{first['message']}", errors=parsed.errors[:200])
-    if not parsed.rows:
+    return import_steps(session, ini, [data for _, data in parsed.rows], mode, actor, {"file": filename[:200]})
+
+
+def import_steps(session: Session, ini: Initiative, rows: list[StepCreate], mode: str, actor: User,
+                 source: dict[str, Any]) -> list[SurveyStep]:
+    """Write imported steps (table 1, BPMN), all or none: `append` after the current ones, `replace` instead of
+    them. `ini` is one the actor may edit (`editable`); `source` says where they came from, for the audit."""
+    if not rows:
         raise rule("The file has no steps.", "file", "import_empty")
     existing = all_steps(session, ini.id)
     before = {"steps": [s.name for s in existing]}
@@ -359,15 +367,15 @@ def import_table(session: Session, initiative_id: int, content: bytes, filename:
         session.flush()
         existing = []
     else:
-        _check_capacity(session, ini.id, len(parsed.rows))
+        _check_capacity(session, ini.id, len(rows))
     created = []
-    for i, (_, data) in enumerate(parsed.rows, start=len(existing) + 1):
+    for i, data in enumerate(rows, start=len(existing) + 1):
         step = new_step(session, ini.id, data, i)
         session.add(step)
         created.append(step)
     session.flush()
     record(session, actor, "import", "initiative", ini.id, before,
-           {"mode": mode, "file": filename[:200], "imported": [s.name for s in created]})
+           {"mode": mode, **source, "imported": [s.name for s in created]})
     return created
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from app.maps.bpmn_write import LANE_HEIGHT, NO_LANE, SIZES, write
+from app.maps.bpmn_write import LANE_HEIGHT, LONG_TASK, NO_LANE, SIZES, write
 from app.maps.model import BPMN_NS, BPMNDI_NS, DC_NS, DI_NS, PROCOPT_NS, MapDoc, MapStep
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "shared" / "bpmn" / "schema"
@@ -43,7 +43,8 @@ def twelve_steps() -> MapDoc:
         MapStep("survey:7:7", "生成凭证", "activity", lane=it, systems=["Oracle EBS"], extra={"source": "问卷"}),
         MapStep("survey:7:8", "复核凭证", "activity", lane=finance, flags=["collaboration"]),
         MapStep("survey:7:9", "是否异常?", "decision", lane=finance),
-        MapStep("survey:7:10", "归档", "activity", lane=purchasing, minutes=2),
+        MapStep("survey:7:10", "自动校验3个系统 Automatic check against CRM, KYC and Billing", "activity",
+                lane=purchasing, minutes=2),
         MapStep("survey:7:11", "通知供应商", "activity", lane=purchasing, systems=["邮件"]),
         MapStep("survey:7:12", "付款完成", "output", lane=finance),
     ]
@@ -128,7 +129,9 @@ def test_every_element_drawn_once_nodes_inside_their_lanes(name):
     lane_of = {ref.text: lane.get("id") for lane in lanes for ref in lane.findall("bpmn:flowNodeRef", NS)}
     for node in nodes:
         assert inside(box[node.get("id")], box[lane_of[node.get("id")]] if lanes else pool)
-        assert box[node.get("id")][2:] == SIZES[etree.QName(node).localname]
+        kind = etree.QName(node).localname
+        long = kind.endswith("ask") and len(node.get("name")) + len(re.findall("[\u4e00-\u9fff]", node.get("name"))) > 44
+        assert box[node.get("id")][2:] == (LONG_TASK if long else SIZES[kind])
     lane_boxes = sorted(box[lane.get("id")] for lane in lanes)
     for (_x, y, _w, h), nxt in zip(lane_boxes, lane_boxes[1:], strict=False):
         assert y + h <= nxt[1]  # stacked, no overlap
