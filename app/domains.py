@@ -18,6 +18,8 @@ from app.measures import gates as measure_gates
 from app.measures import models as measure_models
 from app.metrics import models as metric_models
 from app.mining import models as mining_models
+from app.pilots import gates as pilot_gates
+from app.pilots import models as pilot_models
 from app.processes import models as process_models
 from app.raci import gates as raci_gates
 from app.raci import models as raci_models
@@ -30,9 +32,10 @@ from app.users import models as user_models
 
 # The layers, lowest first: each may import those before it (tests/test_layering.py).
 REGISTRIES = ("core", "users", "departments", "processes", "auth")
-METHOD_ORDER = ("initiatives", "survey", "issues", "raci", "measures", "metrics", "sops", "mining", "maps")
+METHOD_ORDER = ("initiatives", "survey", "issues", "raci", "measures", "metrics", "sops", "mining", "maps", "pilots")
 
 TABLES = (auth_models, audit, department_models, initiative_models, issue_models, metric_models,
-          measure_models, mining_models, process_models, raci_models, sop_models, survey_models, user_models)
-GATE_CRITERIA = (survey_gates, issue_gates, raci_gates, measure_gates, sop_gates)
+          measure_models, mining_models, pilot_models, process_models, raci_models, sop_models, survey_models,
+          user_models)
+GATE_CRITERIA = (survey_gates, issue_gates, raci_gates, measure_gates, sop_gates, pilot_gates)
 WORK_ITEMS = (sop_work,)  # each domain's kinds of work for My work (app.core.work), in the method's order

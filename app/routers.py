@@ -25,6 +25,8 @@ from app.metrics import api as metrics_api
 from app.metrics import pages as metrics_pages
 from app.mining import api as mining_api
 from app.mining import pages as mining_pages
+from app.pilots import api as pilots_api
+from app.pilots import pages as pilots_pages
 from app.processes import api as processes_api
 from app.processes import pages as processes_pages
 from app.raci import api as raci_api
@@ -38,10 +40,10 @@ from app.users import pages as users_pages
 
 # The order is OpenAPI's order of the tags and the order routes are matched in.
 API = (processes_api, auth_api, users_api, departments_api, mining_api, metrics_api,
-       initiatives_api, survey_api, issues_api, raci_api, measures_api, sops_api, maps_api)
+       initiatives_api, survey_api, issues_api, raci_api, measures_api, sops_api, maps_api, pilots_api)
 PAGES = (shell_pages, auth_pages, processes_pages, users_pages, mining_pages, metrics_pages,
          initiatives_pages, survey_pages, issues_pages, raci_pages, measures_pages,
-         sops_pages, maps_pages)
+         sops_pages, maps_pages, pilots_pages)
 
 api_router = APIRouter(prefix="/api/v1")
 pages_router = APIRouter(include_in_schema=False)

@@ -168,11 +168,13 @@ def series(
     )
 
 
-def aggregate_value(values: Sequence[float], aggregation: Aggregation) -> float:
-    """Aggregate plain values like :func:`series` does; ``rate`` is the share of truthy (non-zero) values."""
-    if not values:
+def aggregate_value(values: Sequence[float] | pl.Series, aggregation: Aggregation) -> float:
+    """Aggregate plain values (or a polars column) like :func:`series` does; ``rate`` is the share of truthy
+    (non-zero) values."""
+    if len(values) == 0:
         raise ValueError("cannot aggregate an empty sequence of values")
-    column = pl.Series("value", values, dtype=pl.Float64, strict=False)
+    column = values.cast(pl.Float64).rename("value") if isinstance(values, pl.Series) else \
+        pl.Series("value", values, dtype=pl.Float64, strict=False)
     if aggregation in _PERCENTILES:
         expr = _percentile("value", aggregation)
     elif aggregation == "rate":
