@@ -345,3 +345,44 @@ def compare(session: Session, kpi: Kpi, *, after: tuple[datetime, datetime],
     return {"kpi": kpi.code, "aggregation": kpi.aggregation, "direction": kpi.direction,
             "target": kpi.target, "before_count": before_count, "after_count": len(after_values),
             **result}
+
+
+# ---------------------------------------------------------------- windows (pilots: before / during / after)
+
+def window_stats(session: Session, kpi_ids: Sequence[int], cuts: Sequence[datetime],
+                 labels: dict[str, str] | None = None, *, quantiles: Iterable[int] = ()
+                 ) -> dict[tuple[int, int], dict[str, float]]:
+    """Each KPI's statistics in the windows [cuts[0], cuts[1]), [cuts[1], cuts[2]), ... of its observations
+    whose labels include all of `labels`: {(kpi_id, window index): {stat: value}}, windows without observations
+    left out. The stats are `count`, `mean`, `sum`, `rate` (the share of non-zero values), and `p50`, `p95` for
+    the KPIs in `quantiles` (they cost a sort). PostgreSQL computes them in SQL (`percentile_cont` is polars'
+    linear quantile); elsewhere polars does, over the rows read."""
+    if not kpi_ids or len(cuts) < 2:
+        return {}
+    labels, quantiles = labels or {}, set(quantiles)
+    if not _is_postgres(session):
+        frame = observations_frame(session, kpi_ids, cuts[0], cuts[-1], by=sorted(labels))
+        for name, wanted in labels.items():
+            frame = frame.filter(pl.col(name) == wanted)
+        return aggregate.window_stats(frame, list(cuts), quantiles)
+    session.flush()
+    window = sa.case(*((Observation.ts < cut, i) for i, cut in enumerate(cuts[1:])), else_=len(cuts) - 1)
+    value = col(Observation.value)
+
+    def query(ids: Sequence[int], *columns: Any) -> sa.Select:
+        stmt = (sa.select(Observation.kpi_id, window.label("w"), *columns)
+                .where(col(Observation.kpi_id).in_(list(ids)), Observation.ts >= cuts[0], Observation.ts < cuts[-1])
+                .group_by(Observation.kpi_id, sa.text("w")))
+        # `labels ->> name = value` per label: a third cheaper per row than JSONB containment (`@>`)
+        return stmt.where(*(col(Observation.labels)[name].as_string() == wanted for name, wanted in labels.items()))
+
+    out: dict[tuple[int, int], dict[str, float]] = {}
+    rows = session.connection().execute(query(kpi_ids, sa.func.count(), sa.func.avg(value), sa.func.sum(value),
+                                              sa.func.avg(sa.case((value != 0, 1.0), else_=0.0))))
+    for kpi, w, n, mean, total, rate in rows:
+        out[(kpi, w)] = {"count": float(n), "mean": float(mean), "sum": float(total), "rate": float(rate)}
+    if quantiles:
+        cut = sa.func.percentile_cont(postgresql.array([0.5, 0.95])).within_group(value)
+        for kpi, w, (p50, p95) in session.connection().execute(query(sorted(quantiles), cut)):
+            out[(kpi, w)].update(p50=float(p50), p95=float(p95))
+    return out

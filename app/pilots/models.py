@@ -5,6 +5,7 @@ decision to adopt, adapt or abandon."""
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -133,7 +134,9 @@ class PilotAnswer(SQLModel, table=True):
         sa.Index("ix_pilot_answers_pilot_id", "pilot_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    # A random id, not a sequence: the order of the answers is not kept, so it cannot be matched with the order
+    # in which people answered (the audit log has that).
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     pilot_id: int = Field(foreign_key="pilots.id", ondelete="CASCADE")
     user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     easier: int  # "Is it easier to operate?"

@@ -197,6 +197,7 @@ class ActionRead(BaseModel):
     text: str
     owner: UserRef | None
     closed_week: int | None
+    version: int = Field(description='For `If-Match` on `PATCH /pilot-actions/{id}`: `"pilot-action-{id}-v{version}"`')
 
 
 class RetroRead(BaseModel):
@@ -287,7 +288,8 @@ class Evaluation(BaseModel):
 
 class DecisionRequest(_In):
     decision: Decision
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: str = Field(min_length=5, max_length=5000, description="Why (an abandoned pilot's reason goes with "
+                                                                  "the initiative back to design)")
     start_next_version: bool = Field(False, description="adopt: start the SOP's next version (V1.1) as a draft, "
                                                         "copied from the piloted one")
 

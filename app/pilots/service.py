@@ -16,18 +16,18 @@ the KPI comparison does it (`metrics.aggregate.compare`): 30 -> 8 min is -73.3 %
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import polars as pl
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from app.core.audit import record
 from app.core.calendar import today
 from app.core.config import get_settings
-from app.core.db import utcnow
+from app.core.db import lock_key, utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, rule
 from app.core.labels import N_
 from app.core.versioning import changes_of, check_version, delete_audited, save_new, save_update
@@ -39,7 +39,8 @@ from app.issues.schemas import IssueCreate
 from app.issues.service import create_issue
 from app.metrics import aggregate
 from app.metrics.models import Aggregation, Kpi
-from app.metrics.series import local_midnight, observations_frame
+from app.metrics.schemas import LABEL_KEY_PATTERN
+from app.metrics.series import local_midnight, window_stats
 from app.pilots.models import (
     Decision,
     Pilot,
@@ -155,8 +156,7 @@ def _kpis(session: Session, ini: Initiative, items: list[PilotKpiIn]) -> list[Kp
     kpis = []
     for i, item in enumerate(items):
         kpi = session.get(Kpi, item.kpi_id)
-        if kpi is None or (kpi.process_id not in (None, ini.process_id)) or \
-                (kpi.initiative_id not in (None, ini.id)):
+        if kpi is None or kpi.process_id != ini.process_id:
             raise rule("Choose KPIs of the initiative's process.", f"kpis.{i}.kpi_id", "unknown_kpi")
         kpis.append(kpi)
     return kpis
@@ -167,6 +167,14 @@ def _members(session: Session, items: list[PilotMemberIn]) -> None:
         user = session.get(User, item.user_id)
         if user is None or not user.is_active:
             raise rule("The pilot's people must be active users.", f"members.{i}.user_id", "unknown_user")
+
+
+def _scope_labels(labels: dict[str, str]) -> None:
+    """Names observations' labels can have, other than the columns the evaluation reads them beside."""
+    for name in labels:
+        if name in ("kpi_id", "ts", "value") or not re.fullmatch(LABEL_KEY_PATTERN, name):
+            raise rule("A scope label is named like the observations' labels: a letter, then letters, digits or _ "
+                       "(not kpi_id, ts or value).", f"scope_labels.{name}", "label_name")
 
 
 def _set_kpis(session: Session, pilot: Pilot, items: list[PilotKpiIn], kpis: list[Kpi]) -> None:
@@ -187,6 +195,7 @@ def _set_members(session: Session, pilot: Pilot, items: list[PilotMemberIn]) -> 
 
 def create_pilot(session: Session, initiative_id: int, data: PilotCreate, actor: User) -> Pilot:
     ini = editable(session, actor, initiative_id)
+    lock_key(session, f"pilots:{ini.id}")  # two plans at once: one round number, one undecided pilot
     if ini.current_phase != Phase.pilot:
         raise rule("Pilots are run in the pilot phase.", "initiative", "phase_order")
     open_ = session.exec(select(Pilot.id).where(Pilot.initiative_id == ini.id,
@@ -197,6 +206,7 @@ def create_pilot(session: Session, initiative_id: int, data: PilotCreate, actor:
     _version(session, ini, data.sop_version_id)
     kpis = _kpis(session, ini, data.kpis)
     _members(session, data.members)
+    _scope_labels(data.scope_labels)
     rounds = session.exec(select(func.max(Pilot.round)).where(Pilot.initiative_id == ini.id)).one() or 0
     pilot = Pilot(initiative_id=ini.id, round=rounds + 1, created_by_id=actor.id,
                   **data.model_dump(exclude={"kpis", "members"}))
@@ -221,6 +231,8 @@ def update_pilot(session: Session, pilot_id: int, data: PilotUpdate, actor: User
             session.exec(select(PilotAnswer.id).where(PilotAnswer.pilot_id == pilot.id)).first() is not None:
         raise rule("The survey has answers: whether it is anonymous no longer changes.", "anonymous_survey",
                    "answered")
+    if "scope_labels" in changes:
+        _scope_labels(changes["scope_labels"])
     start = changes.get("actual_start", pilot.actual_start)
     end = changes.get("actual_end", pilot.actual_end)
     if end is not None and (start is None or end <= start):
@@ -270,8 +282,10 @@ def get_log_entry(session: Session, pilot_id: int, entry_id: int) -> PilotLogEnt
 
 
 def promote(session: Session, pilot_id: int, entry_id: int, data: PromoteRequest, actor: User) -> PilotLogEntry:
-    """The entry's problems as a problem of the initiative (the issues domain's own rules), linked once."""
+    """The entry's problems as a problem of the initiative (the issues domain's own rules), linked once; by the
+    team, until the pilot is decided."""
     pilot = get_pilot(session, pilot_id)
+    _editable(session, actor, pilot)
     entry = get_log_entry(session, pilot_id, entry_id)
     if entry.issue_id is not None:
         raise Conflict(N_("This entry is already problem {issue_id}."), params={"issue_id": entry.issue_id})
@@ -299,6 +313,8 @@ def add_retro(session: Session, pilot_id: int, data: RetroCreate, actor: User) -
     if session.exec(select(PilotRetro.id).where(PilotRetro.pilot_id == pilot.id, PilotRetro.week == data.week)
                     ).first() is not None:
         raise rule(f"Week {data.week} has its retrospective already.", "week", "duplicate")
+    if data.held_on > today():
+        raise rule("A retrospective is recorded once it was held: today or a day before.", "held_on", "future")
     later = session.exec(select(func.max(PilotRetro.week)).where(PilotRetro.pilot_id == pilot.id)).one()
     if later is not None and data.week < later:
         raise rule("Retrospectives follow the weeks: this week is before the last one.", "week", "order")
@@ -384,7 +400,7 @@ def survey(session: Session, pilot_id: int, actor: User | None) -> SurveyRead:
     answer."""
     pilot = get_pilot(session, pilot_id)
     answers = list(session.exec(select(PilotAnswer).where(PilotAnswer.pilot_id == pilot.id)
-                                .order_by(col(PilotAnswer.id))))
+                                .order_by(col(PilotAnswer.user_id), col(PilotAnswer.id))))
     people = session.exec(select(func.count()).select_from(PilotMember).where(PilotMember.pilot_id == pilot.id)).one()
     shown = not pilot.anonymous_survey or len(answers) >= MIN_ANONYMOUS_ANSWERS
     easier = [a.easier for a in answers]
@@ -435,17 +451,16 @@ class Windows:
 def windows(pilot: Pilot, now: date | None = None) -> Windows:
     now = now or today()
     start = pilot.actual_start or pilot.planned_start
-    end = pilot.actual_end or (min(planned_end(pilot), now + timedelta(days=1)) if pilot.actual_start
-                               else planned_end(pilot))
+    # running: up to today, even past the planned end (the pilot runs until its end is recorded)
+    end = pilot.actual_end or (now + timedelta(days=1) if pilot.actual_start else planned_end(pilot))
     before = (start - timedelta(weeks=pilot.baseline_weeks), start)
     after = (pilot.actual_end, pilot.actual_end + (end - start)) if pilot.actual_end else None
     return Windows(before, (start, max(end, start)), after)
 
 
-def _stage(values: pl.Series, aggregation: str) -> StageValue:
-    n = values.len()
-    value = aggregate.aggregate_value(values, aggregation) if n else None  # type: ignore[arg-type]
-    return StageValue(value=value, count=n, too_few=n < MIN_OBSERVATIONS)
+def _stage(stats: dict[str, float] | None, aggregation: str) -> StageValue:
+    n = int(stats["count"]) if stats else 0
+    return StageValue(value=stats[aggregation] if stats else None, count=n, too_few=n < MIN_OBSERVATIONS)
 
 
 def _rate(before: StageValue, other: StageValue | None) -> float | None:
@@ -460,31 +475,25 @@ def evaluate(session: Session, pilot_id: int, now: date | None = None) -> Evalua
     tz = get_settings().business_timezone
     rows = list(session.exec(select(PilotKpi, Kpi).join(Kpi, col(Kpi.id) == PilotKpi.kpi_id)
                              .where(PilotKpi.pilot_id == pilot.id).order_by(col(PilotKpi.position))))
-    first, last = w.before[0], (w.after or w.during)[1]
-    labels = sorted(pilot.scope_labels)
-    frame = observations_frame(session, [k.id for _, k in rows], local_midnight(first, tz), local_midnight(last, tz),
-                               by=labels)
-    for name in labels:
-        frame = frame.filter(pl.col(name) == pilot.scope_labels[name])
-    stages = {"before": w.before, "during": w.during, **({"after": w.after} if w.after else {})}
-    bounds = {name: (local_midnight(a, tz), local_midnight(b, tz)) for name, (a, b) in stages.items()}
+    days = [w.before[0], w.before[1], w.during[1], *([w.after[1]] if w.after else [])]
+    stats = window_stats(session, [k.id for _, k in rows], [local_midnight(d, tz) for d in days], pilot.scope_labels,
+                         quantiles=[k.id for _, k in rows if k.aggregation in (Aggregation.p50, Aggregation.p95)])
+    names = ("before", "during", "after")[:len(days) - 1]
     out = []
     for link, kpi in rows:
-        of_kpi = frame.filter(pl.col("kpi_id") == kpi.id)
-        got = {name: _stage(of_kpi.filter((pl.col("ts") >= a) & (pl.col("ts") < b))["value"], kpi.aggregation.value)
-               for name, (a, b) in bounds.items()}
+        got = {name: _stage(stats.get((kpi.id, i)), kpi.aggregation.value) for i, name in enumerate(names)}
         before, during, after = got["before"], got["during"], got.get("after")
         comparison = None
-        if before.value is not None and during.value is not None:
-            comparison = aggregate.compare(before.value, [during.value], direction=kpi.direction.value,
-                                           target=link.target, aggregation="mean")
+        if during.value is not None:  # without a baseline value only the target can be judged
+            comparison = aggregate.compare(during.value if before.value is None else before.value, [during.value],
+                                           direction=kpi.direction.value, target=link.target, aggregation="mean")
         out.append(KpiEvaluation(
             kpi_id=kpi.id, code=kpi.code, name_en=kpi.name_en, name_zh=kpi.name_zh, unit=kpi.unit,
             aggregation=kpi.aggregation, direction=kpi.direction, target=link.target, expected=link.expected,
             before=before, during=during, after=after, diff_rate=_rate(before, during),
             diff_rate_after=_rate(before, after),
-            improved=comparison["improved"] if comparison else None,
-            met_target=(None if link.target is None else comparison["met_target"]) if comparison else None))
+            improved=comparison["improved"] if comparison and before.value is not None else None,
+            met_target=comparison["met_target"] if comparison else None))
     return Evaluation(pilot_id=pilot.id, scope_labels=pilot.scope_labels, before=Window(start=w.before[0], end=w.before[1]),
                       during=Window(start=w.during[0], end=w.during[1]),
                       after=Window(start=w.after[0], end=w.after[1]) if w.after else None,
@@ -603,7 +612,8 @@ def retro_reads(session: Session, pilot_id: int, items: list[PilotRetro]) -> lis
 
     def read(a: PilotAction) -> ActionRead:
         return ActionRead(id=a.id, week=weeks.get(a.retro_id, 0), text=a.text,
-                          owner=users.get(a.owner_id) if a.owner_id else None, closed_week=a.closed_week)
+                          owner=users.get(a.owner_id) if a.owner_id else None, closed_week=a.closed_week,
+                          version=a.version)
 
     out = []
     for r in items:
@@ -619,7 +629,8 @@ def action_reads(session: Session, pilot_id: int, items: list[PilotAction]) -> l
     weeks = {r.id: r.week for r in retros(session, pilot_id)}
     users = _users(session, {a.owner_id for a in items})
     return [ActionRead(id=a.id, week=weeks.get(a.retro_id, 0), text=a.text,
-                       owner=users.get(a.owner_id) if a.owner_id else None, closed_week=a.closed_week) for a in items]
+                       owner=users.get(a.owner_id) if a.owner_id else None, closed_week=a.closed_week,
+                          version=a.version) for a in items]
 
 
 def unmet_reads(items: list[PilotUnmet]) -> list[UnmetRead]:

@@ -59,7 +59,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_pilots_sop_version_id'), ['sop_version_id'], unique=False)
 
     op.create_table('pilot_answers',
-    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('pilot_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('easier', sa.Integer(), nullable=False),
