@@ -147,6 +147,36 @@ def _sop_comment(race: Race) -> tuple[int, str]:
     return r.json()["id"], f"/api/v1/sop-versions/{vid}/comments/{r.json()['id']}"
 
 
+def _open_pilot(race: Race) -> int:
+    """An undecided pilot (the demo's is decided): its second round, planned once."""
+    with race.engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT id FROM pilots WHERE decision IS NULL LIMIT 1")).first()
+    if row is not None:
+        return row.id
+    first = race.one("SELECT id, initiative_id, sop_version_id, planned_start FROM pilots ORDER BY id LIMIT 1")
+    kpi = race.one("SELECT kpi_id FROM pilot_kpis WHERE pilot_id = :id LIMIT 1", id=first.id).kpi_id
+    r = race.client.post(f"/api/v1/initiatives/{first.initiative_id}/pilots", headers=race.headers, json={
+        "sop_version_id": first.sop_version_id, "scope": "race", "planned_start": first.planned_start.isoformat(),
+        "kpis": [{"kpi_id": kpi}]})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _pilot(race: Race) -> tuple[int, str]:
+    pid = _open_pilot(race)
+    return pid, f"/api/v1/pilots/{pid}"
+
+
+def _pilot_action(race: Race) -> tuple[int, str]:
+    pid = _open_pilot(race)
+    r = race.client.post(f"/api/v1/pilots/{pid}/retrospectives", headers=race.headers, json={
+        "week": 1, "held_on": "2026-01-05", "actions": [{"text": "race"}]})
+    assert r.status_code == 201, r.text
+    action = r.json()["actions"][0]
+    race.etag = f'"pilot-action-{action["id"]}-v{action["version"]}"'  # type: ignore[attr-defined]
+    return action["id"], f"/api/v1/pilot-actions/{action['id']}"
+
+
 CASES = {
     "process": Case("processes", _simple("processes", "/api/v1/processes/{id}"),
                     ({"name": "race one"}, {"name": "race two"})),
@@ -174,6 +204,9 @@ CASES = {
                         etag_from="post"),
     "sop comment": Case("sop_comments", _sop_comment, ({"text": "race one"}, {"text": "race two"}),
                         etag_from="post"),
+    "pilot": Case("pilots", _pilot, ({"prediction": "race one"}, {"prediction": "race two"})),
+    "pilot action": Case("pilot_actions", _pilot_action, ({"closed_week": 1}, {"closed_week": None}),
+                         etag_from="post"),
 }
 
 
