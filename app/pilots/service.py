@@ -85,7 +85,7 @@ from app.pilots.schemas import (
 from app.processes.models import Process
 from app.sops import service as sops
 from app.sops.models import SopState, SopVersion
-from app.sops.schemas import NextRequest
+from app.sops.schemas import CommentCreate, NextRequest, Section
 from app.users.models import Role, User
 
 # Fewer observations than this behind a figure and it is flagged: with under 30 values a mean (or a rate) still
@@ -504,7 +504,8 @@ def evaluate(session: Session, pilot_id: int, now: date | None = None) -> Evalua
 
 def decide(session: Session, pilot_id: int, data: DecisionRequest, actor: User, *,
            expected_version: int | None) -> Pilot:
-    """adopt (optionally starting the SOP's next version as a draft), adapt (another round may start), abandon
+    """adopt (optionally starting the SOP's next version as a draft, with each unmet problem as an open comment on
+    its steps), adapt (another round may start), abandon
     (the initiative goes back to design). The leader or an administrator decides, once, after the end."""
     pilot = get_pilot(session, pilot_id)
     ini = get_initiative(session, pilot.initiative_id)
@@ -522,6 +523,11 @@ def decide(session: Session, pilot_id: int, data: DecisionRequest, actor: User, 
     if data.start_next_version:
         nxt = sops.next_version(session, pilot.sop_version_id, NextRequest(initiative_id=ini.id), actor)
         changes["next_version_id"] = nxt.id
+        for item in unmet_of(session, pilot.id):  # what the next version is for: an open thread each, on its steps
+            text = " → ".join(x for x in (item.problem, item.change) if x)
+            sops.add_comment(session, nxt.id, CommentCreate(
+                section=Section.steps, text=f"试点第 {pilot.round} 轮未达标 Unmet in pilot round {pilot.round}: {text}"
+                                            + (f"（{item.cause}）" if item.cause else "")), actor)
     saved = save_update(session, actor, pilot, "pilot", before, lambda p: snapshot(session, p), changes=changes)
     if data.decision == Decision.abandon:
         back_to_design(session, ini.id, BackToDesignRequest(reason=data.reason), actor)

@@ -116,6 +116,10 @@ def test_the_whole_pilot(client, factory, session, world):
     assert decided["status"] == "decided" and decided["decided_by"]["id"] == team.leader.id
     nxt = client.get(f"{API}/sop-versions/{decided['next_version_id']}", headers=lead).json()
     assert nxt["state"] == "draft"
+    comments = client.get(f"{API}/sop-versions/{nxt['id']}/comments", headers=lead).json()["items"]
+    assert [c["text"] for c in comments] == [
+        "试点第 1 轮未达标 Unmet in pilot round 1: 部分用户反馈手机号验证码收不到 → 短信通道需优化（短信通道）"]
+    assert comments[0]["section"] == "steps" and not comments[0]["resolved"]
     gate = client.get(f"{API}/initiatives/{team.initiative.id}/gate", headers=lead).json()
     assert any(c["code"] == "pilot_adopted" and c["met"] for c in gate["criteria"])
     assert client.post(f"{API}/pilots/{pid}/log", headers=member, json={
