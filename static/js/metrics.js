@@ -52,39 +52,5 @@
     };
   }
 
-  function draw(root) {
-    if (typeof echarts === "undefined") { return; }
-    var nodes = root.querySelectorAll ? root.querySelectorAll("[data-chart]") : [];
-    Array.prototype.forEach.call(nodes, function (el) {
-      var data;
-      try { data = JSON.parse(el.getAttribute("data-chart")); } catch (e) { return; }
-      var chart = echarts.getInstanceByDom(el) || echarts.init(el, null, { renderer: "canvas", locale: data.locale });
-      chart.setOption(option(data), true);
-    });
-  }
-
-  function dispose(root) {
-    if (typeof echarts === "undefined" || !root.querySelectorAll) { return; }
-    Array.prototype.forEach.call(root.querySelectorAll("[data-chart]"), function (el) {
-      var chart = echarts.getInstanceByDom(el);
-      if (chart) { chart.dispose(); }
-    });
-  }
-
-  function resizeAll() {
-    if (typeof echarts === "undefined") { return; }
-    Array.prototype.forEach.call(document.querySelectorAll("[data-chart]"), function (el) {
-      var chart = echarts.getInstanceByDom(el);
-      if (chart) { chart.resize(); }
-    });
-  }
-
-  document.addEventListener("DOMContentLoaded", function () { draw(document); });
-  document.addEventListener("htmx:beforeSwap", function (event) { dispose(event.detail.target); });
-  document.addEventListener("htmx:afterSettle", function (event) { draw(event.detail.elt); });
-  var pending = null;
-  window.addEventListener("resize", function () {
-    clearTimeout(pending);
-    pending = setTimeout(resizeAll, 150);
-  });
+  procoptCharts.register("data-chart", option);  // drawn, redrawn after htmx swaps, resized: static/js/charts.js
 })();

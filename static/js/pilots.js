@@ -90,40 +90,5 @@
     };
   }
 
-  function nodes(root) {
-    return root && root.querySelectorAll ? root.querySelectorAll("[data-pilot-chart]") : [];
-  }
-
-  function draw(root) {
-    if (typeof echarts === "undefined") { return; }
-    Array.prototype.forEach.call(nodes(root), function (el) {
-      var data;
-      try { data = JSON.parse(el.getAttribute("data-pilot-chart")); } catch (e) { return; }
-      var chart = echarts.getInstanceByDom(el) || echarts.init(el, null, { renderer: "canvas", locale: data.locale });
-      chart.setOption(option(data), true);
-    });
-  }
-
-  function dispose(root) {
-    if (typeof echarts === "undefined") { return; }
-    Array.prototype.forEach.call(nodes(root), function (el) {
-      var chart = echarts.getInstanceByDom(el);
-      if (chart) { chart.dispose(); }
-    });
-  }
-
-  document.addEventListener("DOMContentLoaded", function () { draw(document); });
-  document.addEventListener("htmx:beforeSwap", function (event) { dispose(event.detail.target); });
-  document.addEventListener("htmx:afterSettle", function (event) { draw(event.detail.elt); });
-  var pending = null;
-  window.addEventListener("resize", function () {
-    clearTimeout(pending);
-    pending = setTimeout(function () {
-      if (typeof echarts === "undefined") { return; }
-      Array.prototype.forEach.call(nodes(document), function (el) {
-        var chart = echarts.getInstanceByDom(el);
-        if (chart) { chart.resize(); }
-      });
-    }, 150);
-  });
+  procoptCharts.register("data-pilot-chart", option);  // drawn, redrawn after htmx swaps, resized: static/js/charts.js
 })();
