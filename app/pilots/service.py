@@ -469,12 +469,17 @@ def _rate(before: StageValue, other: StageValue | None) -> float | None:
     return (other.value - before.value) / before.value
 
 
+def _kpi_rows(session: Session, pilot_id: int) -> list[tuple[PilotKpi, Kpi]]:
+    """The pilot's KPIs in their order, each with its link (target, expected)."""
+    return list(session.exec(select(PilotKpi, Kpi).join(Kpi, col(Kpi.id) == PilotKpi.kpi_id)
+                             .where(PilotKpi.pilot_id == pilot_id).order_by(col(PilotKpi.position))))
+
+
 def evaluate(session: Session, pilot_id: int, now: date | None = None) -> Evaluation:
     pilot = get_pilot(session, pilot_id)
     w = windows(pilot, now)
     tz = get_settings().business_timezone
-    rows = list(session.exec(select(PilotKpi, Kpi).join(Kpi, col(Kpi.id) == PilotKpi.kpi_id)
-                             .where(PilotKpi.pilot_id == pilot.id).order_by(col(PilotKpi.position))))
+    rows = _kpi_rows(session, pilot.id)
     days = [w.before[0], w.before[1], w.during[1], *([w.after[1]] if w.after else [])]
     stats = window_stats(session, [k.id for _, k in rows], [local_midnight(d, tz) for d in days], pilot.scope_labels,
                          quantiles=[k.id for _, k in rows if k.aggregation in (Aggregation.p50, Aggregation.p95)])
@@ -580,8 +585,7 @@ def _users(session: Session, ids: set[int | None]) -> dict[int, UserRef]:
 
 def to_read(session: Session, pilot: Pilot) -> PilotRead:
     v = session.get(SopVersion, pilot.sop_version_id)
-    kpis = list(session.exec(select(PilotKpi, Kpi).join(Kpi, col(Kpi.id) == PilotKpi.kpi_id)
-                             .where(PilotKpi.pilot_id == pilot.id).order_by(col(PilotKpi.position))))
+    kpis = _kpi_rows(session, pilot.id)
     members = list(session.exec(select(PilotMember).where(PilotMember.pilot_id == pilot.id)
                                 .order_by(col(PilotMember.user_id))))
     answered = {r.user_id for r in session.exec(select(PilotRespondent).where(PilotRespondent.pilot_id == pilot.id))}
@@ -612,20 +616,13 @@ def log_reads(session: Session, entries: list[PilotLogEntry]) -> list[LogEntryRe
 
 
 def retro_reads(session: Session, pilot_id: int, items: list[PilotRetro]) -> list[RetroRead]:
-    actions = actions_of(session, pilot_id)
-    weeks = {r.id: r.week for r in retros(session, pilot_id)}
-    users = _users(session, {a.owner_id for a in actions})
-
-    def read(a: PilotAction) -> ActionRead:
-        return ActionRead(id=a.id, week=weeks.get(a.retro_id, 0), text=a.text,
-                          owner=users.get(a.owner_id) if a.owner_id else None, closed_week=a.closed_week,
-                          version=a.version)
-
+    rows = actions_of(session, pilot_id)
+    actions = list(zip(rows, action_reads(session, pilot_id, rows), strict=True))
     out = []
     for r in items:
-        own = [read(a) for a in actions if a.retro_id == r.id]
-        carried = [read(a) for a in actions if weeks.get(a.retro_id, 0) < r.week
-                   and (a.closed_week is None or a.closed_week >= r.week)]
+        own = [read for a, read in actions if a.retro_id == r.id]
+        carried = [read for _, read in actions
+                   if read.week < r.week and (read.closed_week is None or read.closed_week >= r.week)]
         out.append(RetroRead(id=r.id, pilot_id=r.pilot_id, week=r.week, held_on=r.held_on, went_well=r.went_well,
                              went_badly=r.went_badly, actions=own, carried=carried))
     return out
@@ -636,7 +633,7 @@ def action_reads(session: Session, pilot_id: int, items: list[PilotAction]) -> l
     users = _users(session, {a.owner_id for a in items})
     return [ActionRead(id=a.id, week=weeks.get(a.retro_id, 0), text=a.text,
                        owner=users.get(a.owner_id) if a.owner_id else None, closed_week=a.closed_week,
-                          version=a.version) for a in items]
+                       version=a.version) for a in items]
 
 
 def unmet_reads(items: list[PilotUnmet]) -> list[UnmetRead]:
