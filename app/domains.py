@@ -22,6 +22,9 @@ from app.pilots import gates as pilot_gates
 from app.pilots import models as pilot_models
 from app.processes import models as process_models
 from app.raci import gates as raci_gates
+from app.rollout import gates as rollout_gates
+from app.rollout import models as rollout_models
+from app.rollout import work as rollout_work
 from app.raci import models as raci_models
 from app.sops import gates as sop_gates
 from app.sops import models as sop_models
@@ -32,10 +35,10 @@ from app.users import models as user_models
 
 # The layers, lowest first: each may import those before it (tests/test_layering.py).
 REGISTRIES = ("core", "users", "departments", "processes", "auth")
-METHOD_ORDER = ("initiatives", "survey", "issues", "raci", "measures", "metrics", "sops", "mining", "maps", "pilots")
+METHOD_ORDER = ("initiatives", "survey", "issues", "raci", "measures", "metrics", "sops", "mining", "maps", "pilots", "rollout")
 
 TABLES = (auth_models, audit, department_models, initiative_models, issue_models, metric_models,
-          measure_models, mining_models, pilot_models, process_models, raci_models, sop_models, survey_models,
+          measure_models, mining_models, pilot_models, process_models, raci_models, rollout_models, sop_models, survey_models,
           user_models)
-GATE_CRITERIA = (survey_gates, issue_gates, raci_gates, measure_gates, sop_gates, pilot_gates)
-WORK_ITEMS = (sop_work,)  # each domain's kinds of work for My work (app.core.work), in the method's order
+GATE_CRITERIA = (survey_gates, issue_gates, raci_gates, measure_gates, sop_gates, pilot_gates, rollout_gates)
+WORK_ITEMS = (sop_work, rollout_work)  # each domain's kinds of work for My work (app.core.work), in the method's order

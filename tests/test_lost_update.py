@@ -177,6 +177,25 @@ def _pilot_action(race: Race) -> tuple[int, str]:
     return action["id"], f"/api/v1/pilot-actions/{action['id']}"
 
 
+def _with_etag(race: Race, table: str, entity: str, url: str) -> tuple[int, str]:
+    """A record of the demo's rollout, with the ETag its version makes (these records have no GET of their own)."""
+    row = race.one(f"SELECT id, version FROM {table} ORDER BY id LIMIT 1")  # noqa: S608
+    race.etag = f'"{entity}-{row.id}-v{row.version}"'  # type: ignore[attr-defined]
+    return row.id, url.format(id=row.id)
+
+
+def _wave(race: Race) -> tuple[int, str]:
+    return _with_etag(race, "rollout_waves", "rollout-wave", "/api/v1/rollout-waves/{id}")
+
+
+def _training_session(race: Race) -> tuple[int, str]:
+    return _with_etag(race, "training_sessions", "training-session", "/api/v1/training-sessions/{id}")
+
+
+def _checklist_item(race: Race) -> tuple[int, str]:
+    return _with_etag(race, "rollout_checklist", "checklist-item", "/api/v1/checklist-items/{id}")
+
+
 CASES = {
     "process": Case("processes", _simple("processes", "/api/v1/processes/{id}"),
                     ({"name": "race one"}, {"name": "race two"})),
@@ -207,6 +226,13 @@ CASES = {
     "pilot": Case("pilots", _pilot, ({"prediction": "race one"}, {"prediction": "race two"})),
     "pilot action": Case("pilot_actions", _pilot_action, ({"closed_week": 1}, {"closed_week": None}),
                          etag_from="post"),
+    "rollout plan": Case("rollout_plans", _simple("rollout_plans", "/api/v1/rollout-plans/{id}"),
+                         ({"note": "race one"}, {"note": "race two"})),
+    "rollout wave": Case("rollout_waves", _wave, ({"name": "race one"}, {"name": "race two"}), etag_from="post"),
+    "training session": Case("training_sessions", _training_session, ({"title": "race one"}, {"title": "race two"}),
+                             etag_from="post"),
+    "checklist item": Case("rollout_checklist", _checklist_item, ({"text": "race one"}, {"text": "race two"}),
+                           etag_from="post"),
 }
 
 

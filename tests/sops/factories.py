@@ -49,13 +49,15 @@ def standalone_draft(session: Session, factory: Factory, sections: dict[EditSect
     return process, owner, v
 
 
-def publish_now(session: Session, factory: Factory, owner: User, v: SopVersion) -> SopVersion:
-    """`v` reviewed by a new member, signed by `owner` and published, effective today."""
+def publish_now(session: Session, factory: Factory, owner: User, v: SopVersion, change_summary: str = "") -> SopVersion:
+    """`v` reviewed by a new member, signed by `owner` and published, effective today (`change_summary`: from
+    V1.1 on)."""
     reviewer = factory.user(Role.member)
     v = service.submit(session, v.id, SubmitRequest(reviewers=[{"user_id": reviewer.id}]), owner,
                        expected_version=v.version)
     service.vote(session, v.id, VoteRequest(vote="approve"), reviewer, expected_version=None)
     service.sign(session, v.id, owner, expected_version=None)
-    v = service.publish(session, v.id, PublishRequest(effective_date=today()), owner, expected_version=None)
+    v = service.publish(session, v.id, PublishRequest(effective_date=today(), change_summary=change_summary), owner,
+                        expected_version=None)
     session.flush()
     return v

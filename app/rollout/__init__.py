@@ -1,0 +1,1 @@
+"""Rollout (phase 5): waves, training, tests, acknowledgements, readiness and launch."""
