@@ -154,6 +154,9 @@ def _open_pilot(race: Race) -> int:
     if row is not None:
         return row.id
     first = race.one("SELECT id, initiative_id, sop_version_id, planned_start FROM pilots ORDER BY id LIMIT 1")
+    with race.engine.begin() as conn:  # the demo rolled V1.1 out since: its initiative back in the pilot phase
+        conn.execute(sa.text("UPDATE initiatives SET current_phase = 'pilot' WHERE id = :id"),
+                     {"id": first.initiative_id})
     kpi = race.one("SELECT kpi_id FROM pilot_kpis WHERE pilot_id = :id LIMIT 1", id=first.id).kpi_id
     r = race.client.post(f"/api/v1/initiatives/{first.initiative_id}/pilots", headers=race.headers, json={
         "sop_version_id": first.sop_version_id, "scope": "race", "planned_start": first.planned_start.isoformat(),

@@ -6,6 +6,7 @@ from sqlmodel import Session, select
 
 from app.demo.yh_lc01 import load as load_yh_lc01
 from app.demo.yh_lc01_pilot import load_pilot
+from app.demo.yh_lc01_rollout import load_rollout
 from app.demo.yh_lc01_sop import load_sop
 from app.demo.yh_lc02 import load_yh_lc02
 from app.departments.models import Department
@@ -90,6 +91,7 @@ def load(session: Session) -> None:
     load_measures(session)
     load_sop(session)  # from the whole chain: survey, problems, RACI, KPIs, countermeasures
     load_pilot(session)  # V1.0 on team A: Table 3's row
+    load_rollout(session)  # V1.1 in two waves: operations and product live, technology retraining
     load_yh_lc02(session)  # an SOP with control-point rules, and an event log checked against them
 
 

@@ -259,10 +259,11 @@ def _add_wave(session: Session, plan: RolloutPlan, data: WaveIn, position: int, 
     session.add(wave)
     session.flush()
     taken = {d.department_id for d in departments_of(session, plan.id)}
+    prefix = f"{loc}." if loc else ""
     for j, department_id in enumerate(data.department_ids):
-        _department(session, department_id, f"{loc}.department_ids.{j}")
+        _department(session, department_id, f"{prefix}department_ids.{j}")
         if department_id in taken:
-            raise rule("A department is in one wave of a plan.", f"{loc}.department_ids.{j}", "duplicate")
+            raise rule("A department is in one wave of a plan.", f"{prefix}department_ids.{j}", "duplicate")
         session.add(RolloutDepartment(plan_id=plan.id, department_id=department_id, wave_id=wave.id))
         session.flush()
         _scope_department(session, plan, department_id)
@@ -283,7 +284,7 @@ def add_wave(session: Session, plan_id: int, data: WaveIn, actor: User) -> Rollo
     lock_key(session, f"rollout-plan:{plan.id}")
     before = snapshot(session, plan)
     position = len(waves(session, plan.id))
-    wave = _add_wave(session, plan, data, position, "")
+    wave = _add_wave(session, plan, data, position, "")  # errors name the body's own fields
     session.flush()
     record(session, actor, "update", "rollout_plan", plan.id, before, snapshot(session, plan))
     return wave
@@ -428,24 +429,31 @@ def _passed_previous(session: Session, plan: RolloutPlan) -> set[int]:
 
 @dataclass
 class _Person:
-    row: RolloutPerson
+    """A person of the scope as readiness needs them: plain rows (columns, not ORM records: with 2,000 people,
+    building records was most of the time)."""
+
+    row: Any  # (user_id, department_id, sop_role)
     user: UserRef
     attended: int = 0
     last_attended: date | None = None
-    attempts: list[TestAttempt] = field(default_factory=list)
-    ack: Acknowledgement | None = None
+    attempts: list[Any] = field(default_factory=list)  # (user_id, id, submitted_at, score, passed), by number
+    ack: Any = None  # (user_id, acknowledged_at)
     delta: bool = False
 
 
-def _people(session: Session, plan: RolloutPlan, department_ids: set[int] | None = None) -> list[_Person]:
-    """Everyone in the scope (of those departments) with their attendance, attempts and acknowledgement, in a
-    handful of queries whatever the number of people."""
+def _people(session: Session, plan: RolloutPlan, department_ids: set[int] | None = None,
+            user_id: int | None = None) -> list[_Person]:
+    """Everyone in the scope (of those departments; or that one person) with their attendance, attempts and
+    acknowledgement, in a handful of queries whatever the number of people."""
     where = [RolloutPerson.plan_id == plan.id]
+    if user_id is not None:
+        where.append(RolloutPerson.user_id == user_id)
     if department_ids is not None:
         where.append(col(RolloutPerson.department_id).in_(department_ids))
-    rows = session.exec(select(RolloutPerson, User.display_name).join(User, col(User.id) == RolloutPerson.user_id)
+    rows = session.exec(select(RolloutPerson.user_id, RolloutPerson.department_id, RolloutPerson.sop_role,
+                               User.display_name).join(User, col(User.id) == RolloutPerson.user_id)
                         .where(*where).order_by(User.display_name, col(User.id))).all()
-    people = {r.user_id: _Person(r, UserRef(id=r.user_id, display_name=name)) for r, name in rows}
+    people = {r.user_id: _Person(r, UserRef(id=r.user_id, display_name=r.display_name)) for r in rows}
     if not people:
         return []
     inside = select(RolloutPerson.user_id).where(*where)
@@ -457,12 +465,13 @@ def _people(session: Session, plan: RolloutPlan, department_ids: set[int] | None
         .group_by(TrainingAttendance.user_id))
     for user_id, n, last in seen:
         people[user_id].attended, people[user_id].last_attended = n, last
-    for a in session.exec(select(TestAttempt).where(TestAttempt.plan_id == plan.id,
-                                                    col(TestAttempt.user_id).in_(inside))
+    for a in session.exec(select(TestAttempt.user_id, TestAttempt.id, TestAttempt.submitted_at, TestAttempt.score,
+                                 TestAttempt.passed)
+                          .where(TestAttempt.plan_id == plan.id, col(TestAttempt.user_id).in_(inside))
                           .order_by(col(TestAttempt.number))):
         people[a.user_id].attempts.append(a)
-    for ack in session.exec(select(Acknowledgement).where(Acknowledgement.plan_id == plan.id,
-                                                          col(Acknowledgement.user_id).in_(inside))):
+    for ack in session.exec(select(Acknowledgement.user_id, Acknowledgement.acknowledged_at)
+                            .where(Acknowledgement.plan_id == plan.id, col(Acknowledgement.user_id).in_(inside))):
         people[ack.user_id].ack = ack
     for user_id in _passed_previous(session, plan) & people.keys():
         people[user_id].delta = True
@@ -912,8 +921,7 @@ def _options(item: dict[str, Any]) -> list[str]:
 
 
 def _me(session: Session, plan: RolloutPlan, actor: User) -> _Person:
-    people = [p for p in _people(session, plan) if p.row.user_id == actor.id] if person(session, plan, actor.id) \
-        else []
+    people = _people(session, plan, user_id=actor.id)
     if not people:
         raise Forbidden(N_("Only the people in the rollout's scope take its test."))
     return people[0]
@@ -933,7 +941,9 @@ def my_test(session: Session, plan_id: int, actor: User) -> MyTest:
     s = _standing(me, plan, n if me.delta else -1)
     left = max(0, plan.max_attempts - s.submitted)
     return MyTest(plan_id=plan.id, in_scope=True, delta=me.delta, questions=n,
-                  attempts=attempt_summaries(session, me.attempts), attempts_left=left, passed=s.passed,
+                  attempts=attempt_summaries(session, list(session.exec(
+                      select(TestAttempt).where(TestAttempt.plan_id == plan.id, TestAttempt.user_id == actor.id)
+                      .order_by(col(TestAttempt.number))))), attempts_left=left, passed=s.passed,
                   retraining=s.retraining,
                   may_start=not s.passed and not s.retraining and left > 0 and n > 0 and s.open_id is None,
                   open_attempt_id=s.open_id, acknowledged=me.ack is not None,
@@ -1072,7 +1082,7 @@ def acknowledge(session: Session, plan_id: int, data: AcknowledgeRequest, actor:
     if data.content_hash != sops.content_hash(v.content):
         raise rule("The version changed since you read it: read it again.", "content_hash", "stale")
     if me.ack is not None:
-        return me.ack
+        return session.get(Acknowledgement, (plan.id, actor.id))
     ack = Acknowledgement(plan_id=plan.id, user_id=actor.id, content_hash=data.content_hash, delta=me.delta,
                           acknowledged_at=utcnow())
     session.add(ack)
