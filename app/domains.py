@@ -22,10 +22,10 @@ from app.pilots import gates as pilot_gates
 from app.pilots import models as pilot_models
 from app.processes import models as process_models
 from app.raci import gates as raci_gates
+from app.raci import models as raci_models
 from app.rollout import gates as rollout_gates
 from app.rollout import models as rollout_models
 from app.rollout import work as rollout_work
-from app.raci import models as raci_models
 from app.sops import gates as sop_gates
 from app.sops import models as sop_models
 from app.sops import work as sop_work

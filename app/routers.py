@@ -32,6 +32,7 @@ from app.processes import pages as processes_pages
 from app.raci import api as raci_api
 from app.raci import pages as raci_pages
 from app.rollout import api as rollout_api
+from app.rollout import pages as rollout_pages
 from app.sops import api as sops_api
 from app.sops import pages as sops_pages
 from app.survey import api as survey_api
@@ -44,7 +45,7 @@ API = (processes_api, auth_api, users_api, departments_api, mining_api, metrics_
        initiatives_api, survey_api, issues_api, raci_api, measures_api, sops_api, maps_api, pilots_api, rollout_api)
 PAGES = (shell_pages, auth_pages, processes_pages, users_pages, mining_pages, metrics_pages,
          initiatives_pages, survey_pages, issues_pages, raci_pages, measures_pages,
-         sops_pages, maps_pages, pilots_pages)
+         sops_pages, maps_pages, pilots_pages, rollout_pages)
 
 api_router = APIRouter(prefix="/api/v1")
 pages_router = APIRouter(include_in_schema=False)
