@@ -138,6 +138,23 @@ def service_errors(exc: AppError, gettext) -> dict[str, str]:  # noqa: ANN001
     return errors
 
 
+def refusal_errors(exc: AppError, gettext, fields: tuple[str, ...],  # noqa: ANN001
+                   messages: dict[tuple[str, str], str]) -> dict[str, str]:
+    """A service's refusal as a form's messages: at the field it names, in the domain's own wording for that
+    field and error type (`messages`: (field, type) -> msgid) or the shared one (`ERROR_MESSAGES`); under
+    `__all__` when the form has no such field or the refusal names none (a conflict)."""
+    errors: dict[str, str] = {}
+    for err in exc.errors or []:
+        field = (err.get("field") or "").lstrip(".").split(".")[0]
+        kind = err.get("type", "")
+        msgid = messages.get((field, kind)) or ERROR_MESSAGES.get(kind)
+        text = gettext(msgid) if msgid else gettext(err.get("message") or exc.detail)
+        errors.setdefault(field if field in fields else "__all__", text)
+    if not errors:
+        errors["__all__"] = exc.translated(gettext)
+    return errors
+
+
 async def form_data(request: Request) -> dict[str, Any]:
     """The submitted form as a dict (repeated fields as lists), read once, before a sync handler runs."""
     form = await request.form()
@@ -168,6 +185,17 @@ def as_list(raw: Any) -> list[str]:
     if raw is None or raw == "":
         return []
     return raw if isinstance(raw, list) else [raw]
+
+
+def field_text(form: dict[str, Any], key: str) -> str:
+    """A field's text (the first, when it was sent more than once), stripped."""
+    value = form.get(key, "")
+    return str(value[0] if isinstance(value, list) else value).strip()
+
+
+def field_ids(form: dict[str, Any], key: str) -> list[int]:
+    """The ids a repeated field (checkboxes, a multiple select) holds; what is not one is left out."""
+    return [n for n in (number(v) for v in as_list(form.get(key))) if isinstance(n, int)]
 
 
 def split(raw: Any) -> list[str]:

@@ -24,8 +24,18 @@ from sqlmodel import Session, col, select
 from app.auth.deps import CurrentActor
 from app.core.calendar import today
 from app.core.db import SessionDep, undo_on_error
-from app.core.errors import AppError, Conflict, NotFound, PreconditionFailed, RuleViolation
-from app.core.forms import ERROR_MESSAGES, FormData, Submitted, as_list, number, parse_form, version
+from app.core.errors import Conflict, NotFound, PreconditionFailed, RuleViolation
+from app.core.forms import (
+    FormData,
+    Submitted,
+    as_list,
+    field_ids,
+    field_text,
+    number,
+    parse_form,
+    refusal_errors,
+    version,
+)
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
 from app.core.labels import FLASH, N_
@@ -115,21 +125,6 @@ def _gettext(request: Request):  # noqa: ANN202
 
 # ---------------------------------------------------------------- forms
 
-def _messages(exc: AppError, gettext, fields: tuple[str, ...]) -> dict[str, str]:  # noqa: ANN001
-    """The service's refusal as the form's messages: at the field it names (the pilot's own wording first),
-    under `__all__` when the form has no such field or the refusal names none (a conflict)."""
-    errors: dict[str, str] = {}
-    for err in exc.errors or []:
-        field = (err.get("field") or "").split(".")[0]
-        kind = err.get("type", "")
-        msgid = FORM_MESSAGES.get((field, kind)) or ERROR_MESSAGES.get(kind)
-        text = gettext(msgid) if msgid else gettext(err.get("message") or exc.detail)
-        errors.setdefault(field if field in fields else "__all__", text)
-    if not errors:
-        errors["__all__"] = exc.translated(gettext)
-    return errors
-
-
 def _submit(session: Session, gettext, schema: type[M], data: dict[str, Any], call: Callable[[M], Any],  # noqa: ANN001
             fields: tuple[str, ...], errors: dict[str, str] | None = None) -> Submitted:
     """`app.core.forms.submit` with the pilot's messages, and the page's own checks (`errors`, from reading the
@@ -147,16 +142,7 @@ def _submit(session: Session, gettext, schema: type[M], data: dict[str, Any], ca
     except PreconditionFailed:
         return Submitted(errors={"__all__": gettext(STALE)}, stale=True)
     except (RuleViolation, Conflict) as exc:
-        return Submitted(errors=_messages(exc, gettext, fields))
-
-
-def _text(form: dict[str, Any], key: str) -> str:
-    value = form.get(key, "")
-    return str(value[0] if isinstance(value, list) else value).strip()
-
-
-def _ids(form: dict[str, Any], key: str) -> list[int]:
-    return [n for n in (number(v) for v in as_list(form.get(key))) if isinstance(n, int)]
+        return Submitted(errors=refusal_errors(exc, gettext, fields, FORM_MESSAGES))
 
 
 def parse_labels(raw: str) -> dict[str, str] | None:
@@ -192,15 +178,15 @@ def _float(raw: str) -> tuple[float | None, bool]:
 
 def _plan_values(form: dict[str, Any]) -> dict[str, Any]:
     """The plan's fields as typed (the form is shown again with them)."""
-    values: dict[str, Any] = {k: _text(form, k) for k in ("sop_version_id", "scope", "scope_labels", "planned_start",
+    values: dict[str, Any] = {k: field_text(form, k) for k in ("sop_version_id", "scope", "scope_labels", "planned_start",
                                                            "planned_weeks", "baseline_weeks", "prediction")}
     values["scope_labels"] = str(form.get("scope_labels", ""))
     values["prediction"] = str(form.get("prediction", "")).strip()
     values["anonymous_survey"] = bool(form.get("anonymous_survey"))
-    values["kpi_ids"] = _ids(form, "kpi_ids")
-    values["kpi_fields"] = {k: _text(form, k) for k in form if k.startswith(("target_", "expected_"))}
-    values["member_ids"] = _ids(form, "member_ids")
-    values["briefed"] = {k: _text(form, k) for k in form if k.startswith("briefed_")}
+    values["kpi_ids"] = field_ids(form, "kpi_ids")
+    values["kpi_fields"] = {k: field_text(form, k) for k in form if k.startswith(("target_", "expected_"))}
+    values["member_ids"] = field_ids(form, "member_ids")
+    values["briefed"] = {k: field_text(form, k) for k in form if k.startswith("briefed_")}
     return values
 
 
@@ -540,7 +526,7 @@ def update_dates(pilot_id: Id, request: Request, session: SessionDep, actor: Cur
                  form: FormData) -> Response:
     """The actual start and end (empty: not yet)."""
     gettext = _gettext(request)
-    values = {"actual_start": _text(form, "actual_start"), "actual_end": _text(form, "actual_end"),
+    values = {"actual_start": field_text(form, "actual_start"), "actual_end": field_text(form, "actual_end"),
               "version": version(form)}
     data = {k: values[k] or None for k in ("actual_start", "actual_end")}
     done = _submit(session, gettext, PilotUpdate, data,
@@ -572,7 +558,7 @@ def update_people(pilot_id: Id, request: Request, session: SessionDep, actor: Cu
 def add_log_entry(pilot_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                   form: FormData) -> Response:
     gettext = _gettext(request)
-    values = {"day": _text(form, "day"), "progress": str(form.get("progress", "")).strip(),
+    values = {"day": field_text(form, "day"), "progress": str(form.get("progress", "")).strip(),
               "problems": str(form.get("problems", "")).strip()}
     data = {k: v for k, v in values.items() if v or k != "day"}
     done = _submit(session, gettext, LogEntryCreate, data,
@@ -601,12 +587,12 @@ def add_retro(pilot_id: Id, request: Request, session: SessionDep, actor: Curren
               form: FormData) -> Response:
     gettext = _gettext(request)
     texts = [str(t).strip() for t in as_list(form.get("action_text"))]
-    owners = [_text({"o": o}, "o") for o in as_list(form.get("action_owner"))]
+    owners = [field_text({"o": o}, "o") for o in as_list(form.get("action_owner"))]
     owners += [""] * (len(texts) - len(owners))
     actions = [{"text": t, "owner_id": o} for t, o in zip(texts, owners, strict=False)]
-    values = {"week": _text(form, "week"), "held_on": _text(form, "held_on"),
+    values = {"week": field_text(form, "week"), "held_on": field_text(form, "held_on"),
               "went_well": str(form.get("went_well", "")).strip(), "went_badly": str(form.get("went_badly", "")).strip(),
-              "actions": actions, "close_action_ids": _ids(form, "close_action_ids")}
+              "actions": actions, "close_action_ids": field_ids(form, "close_action_ids")}
     data: dict[str, Any] = {"went_well": values["went_well"], "went_badly": values["went_badly"],
                             "close_action_ids": values["close_action_ids"],
                             "actions": [{"text": a["text"], "owner_id": number(a["owner_id"]) if a["owner_id"] else None}
@@ -628,7 +614,7 @@ def close_action(action_id: Id, request: Request, session: SessionDep, actor: Cu
     """Close a carried action in a week (that of a retrospective, its own or later)."""
     gettext = _gettext(request)
     pilot_id = service.get_action(session, action_id).pilot_id
-    week = _text(form, "closed_week")
+    week = field_text(form, "closed_week")
     done = _submit(session, gettext, ActionUpdate, {"closed_week": number(week) if week else None},
                    lambda d: service.update_action(session, action_id, d, actor.user, expected_version=version(form)),
                    ())
@@ -643,7 +629,7 @@ def close_action(action_id: Id, request: Request, session: SessionDep, actor: Cu
 def answer_survey(pilot_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                   form: FormData) -> Response:
     gettext = _gettext(request)
-    values = {k: _text(form, k) for k in ("easier", "risk_controlled")}
+    values = {k: field_text(form, k) for k in ("easier", "risk_controlled")}
     values["comment"] = str(form.get("comment", "")).strip()
     data = {k: (number(v) if k != "comment" else v) for k, v in values.items() if v or k == "comment"}
     done = _submit(session, gettext, AnswerCreate, data,
@@ -678,7 +664,7 @@ def delete_unmet(unmet_id: Id, request: Request, session: SessionDep, actor: Cur
         with undo_on_error(session):
             service.delete_unmet(session, unmet_id, actor.user)
     except (RuleViolation, Conflict) as exc:
-        done = Submitted(errors=_messages(exc, gettext, ()))
+        done = Submitted(errors=refusal_errors(exc, gettext, (), FORM_MESSAGES))
         return _refused(request, session, actor.user, pilot_id, "unmet", "unmet", done, None)
     return _saved(request, session, actor.user, pilot_id, "unmet")
 
@@ -688,7 +674,7 @@ def delete_unmet(unmet_id: Id, request: Request, session: SessionDep, actor: Cur
 @router.post("/pilots/{pilot_id}/decision")
 def decide(pilot_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
     gettext = _gettext(request)
-    values = {"decision": _text(form, "decision"), "reason": str(form.get("reason", "")).strip(),
+    values = {"decision": field_text(form, "decision"), "reason": str(form.get("reason", "")).strip(),
               "start_next_version": bool(form.get("start_next_version"))}
     data = {k: v for k, v in values.items() if v != ""}
     errors = {}

@@ -26,9 +26,20 @@ from app.auth.deps import CurrentActor
 from app.core.calendar import today
 from app.core.config import get_settings
 from app.core.db import SessionDep, undo_on_error
-from app.core.errors import AppError, Conflict, Forbidden, PreconditionFailed, RuleViolation
+from app.core.errors import Conflict, Forbidden, PreconditionFailed, RuleViolation
 from app.core.extensions import Section, extends
-from app.core.forms import ERROR_MESSAGES, FormData, Submitted, as_list, number, parse_form, version
+from app.core.forms import (
+    ERROR_MESSAGES,
+    FormData,
+    Submitted,
+    as_list,
+    field_ids,
+    field_text,
+    number,
+    parse_form,
+    refusal_errors,
+    version,
+)
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
 from app.core.labels import FLASH, LABELS, N_
@@ -141,21 +152,6 @@ def _field(raw: str) -> str:
     return raw.lstrip(".").split(".")[0]
 
 
-def _messages(exc: AppError, gettext, fields: tuple[str, ...]) -> dict[str, str]:  # noqa: ANN001
-    """The service's refusal as the form's messages: at the field it names, under `__all__` when the form has
-    no such field or the refusal names none (a conflict)."""
-    errors: dict[str, str] = {}
-    for err in exc.errors or []:
-        field = _field(err.get("field") or "")
-        kind = err.get("type", "")
-        msgid = FORM_MESSAGES.get((field, kind)) or ERROR_MESSAGES.get(kind)
-        text = gettext(msgid) if msgid else gettext(err.get("message") or exc.detail)
-        errors.setdefault(field if field in fields else "__all__", text)
-    if not errors:
-        errors["__all__"] = exc.translated(gettext)
-    return errors
-
-
 def _schema_errors(schema: type[M], data: dict[str, Any], gettext) -> tuple[M | None, dict[str, str]]:  # noqa: ANN001
     """`parse_form`, with the schema's own checks (its model validators, `__all__`) in the reader's words."""
     parsed, errors = parse_form(schema, data, gettext)
@@ -188,16 +184,7 @@ def _submit(session: Session, gettext, schema: type[M], data: dict[str, Any], ca
     except PreconditionFailed:
         return Submitted(errors={"__all__": gettext(STALE)}, stale=True)
     except (RuleViolation, Conflict) as exc:
-        return Submitted(errors=_messages(exc, gettext, fields))
-
-
-def _text(form: dict[str, Any], key: str) -> str:
-    value = form.get(key, "")
-    return str(value[0] if isinstance(value, list) else value).strip()
-
-
-def _ids(form: dict[str, Any], key: str) -> list[int]:
-    return [n for n in (number(v) for v in as_list(form.get(key))) if isinstance(n, int)]
+        return Submitted(errors=refusal_errors(exc, gettext, fields, FORM_MESSAGES))
 
 
 def _local_datetime(raw: str) -> datetime | str | None:
@@ -276,7 +263,7 @@ def plan_list(initiative_id: Id, request: Request, session: SessionDep, actor: C
 def create_plan(initiative_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                 form: FormData) -> Response:
     gettext = _gettext(request)
-    values = {k: _text(form, k) for k in ("sop_version_id", "pass_mark", "max_attempts")}
+    values = {k: field_text(form, k) for k in ("sop_version_id", "pass_mark", "max_attempts")}
     values["note"] = str(form.get("note", "")).strip()
     data: dict[str, Any] = {"note": values["note"]}
     for key in ("sop_version_id", "pass_mark", "max_attempts"):
@@ -373,8 +360,8 @@ def plan_section(plan_id: Id, section: str, request: Request, session: SessionDe
 @router.post("/rollout-plans/{plan_id}/waves")
 def add_wave(plan_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
     gettext = _gettext(request)
-    values = {k: _text(form, k) for k in ("name", "starts_on", "ends_on", "delivery")}
-    values["department_ids"] = _ids(form, "department_ids")
+    values = {k: field_text(form, k) for k in ("name", "starts_on", "ends_on", "delivery")}
+    values["department_ids"] = field_ids(form, "department_ids")
     data: dict[str, Any] = {k: values[k] for k in ("name", "starts_on", "ends_on", "delivery") if values[k]}
     data["name"] = values["name"]
     data["department_ids"] = values["department_ids"]
@@ -402,8 +389,8 @@ def update_people(plan_id: Id, request: Request, session: SessionDep, actor: Cur
                   form: FormData) -> Response:
     """Add a person to the scope (in one of the plan's departments, with their SOP role), or take people out."""
     gettext = _gettext(request)
-    values = {k: _text(form, k) for k in ("user_id", "department_id", "sop_role")}
-    remove = _ids(form, "remove")
+    values = {k: field_text(form, k) for k in ("user_id", "department_id", "sop_role")}
+    remove = field_ids(form, "remove")
     data: dict[str, Any] = {"remove": remove, "add": []}
     errors: dict[str, str] = {}
     if not remove:
@@ -423,7 +410,7 @@ def update_people(plan_id: Id, request: Request, session: SessionDep, actor: Cur
 def create_session(plan_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                    form: FormData) -> Response:
     gettext = _gettext(request)
-    values: dict[str, Any] = {k: _text(form, k) for k in ("wave_id", "title", "held_on", "trainer_id", "delivery")}
+    values: dict[str, Any] = {k: field_text(form, k) for k in ("wave_id", "title", "held_on", "trainer_id", "delivery")}
     titles = [str(t).strip() for t in as_list(form.get("material_title"))]
     urls = [str(u).strip() for u in as_list(form.get("material_url"))]
     urls += [""] * (len(titles) - len(urls))
@@ -449,8 +436,8 @@ def record_attendance(session_id: Id, request: Request, session: SessionDep, act
     """Who attended: a checkbox per person listed (`people`); the ones not checked are recorded absent."""
     gettext = _gettext(request)
     ts = service.get_session(session, session_id)
-    listed = _ids(form, "people")
-    present = set(_ids(form, "attended"))
+    listed = field_ids(form, "people")
+    present = set(field_ids(form, "attended"))
     data = {"attendance": [{"user_id": u, "attended": u in present} for u in listed]}
     done = _submit(session, gettext, AttendanceUpdate, data,
                    lambda d: service.record_attendance(session, session_id, d, actor.user), ("attendance",))
@@ -464,7 +451,7 @@ def record_attendance(session_id: Id, request: Request, session: SessionDep, act
 def create_item(plan_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                 form: FormData) -> Response:
     gettext = _gettext(request)
-    values = {k: _text(form, k) for k in ("kind", "text", "owner_id")}
+    values = {k: field_text(form, k) for k in ("kind", "text", "owner_id")}
     data: dict[str, Any] = {"text": values["text"], "kind": values["kind"] or ChecklistKind.other.value}
     if values["owner_id"]:
         data["owner_id"] = number(values["owner_id"])
@@ -480,7 +467,7 @@ def mark_item(item_id: Id, request: Request, session: SessionDep, actor: Current
     """Mark an item done (or not done again): its owner or the team."""
     gettext = _gettext(request)
     item = service.get_item(session, item_id)
-    done = _submit(session, gettext, ChecklistUpdate, {"done": _text(form, "done") == "true"},
+    done = _submit(session, gettext, ChecklistUpdate, {"done": field_text(form, "done") == "true"},
                    lambda d: service.update_item(session, item_id, d, actor.user, expected_version=version(form)),
                    ())
     if done.ok:
@@ -492,7 +479,7 @@ def mark_item(item_id: Id, request: Request, session: SessionDep, actor: Current
 def create_notice(plan_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                   form: FormData) -> Response:
     gettext = _gettext(request)
-    values = {k: _text(form, k) for k in ("wave_id", "effective_at")}
+    values = {k: field_text(form, k) for k in ("wave_id", "effective_at")}
     values["text"] = str(form.get("text", "")).strip()
     data: dict[str, Any] = {"text": values["text"]}
     errors: dict[str, str] = {}
@@ -576,7 +563,7 @@ def submit_attempt(attempt_id: Id, request: Request, session: SessionDep, actor:
     """The answers: `q-<question id>` with the options' places as the paper showed them."""
     gettext = _gettext(request)
     attempt = service.get_attempt(session, attempt_id, actor.user)
-    chosen = {item["question_id"]: _ids(form, f"q-{item['question_id']}") for item in attempt.paper}
+    chosen = {item["question_id"]: field_ids(form, f"q-{item['question_id']}") for item in attempt.paper}
     data = {"answers": [{"question_id": q, "chosen": c} for q, c in chosen.items()]}
     done = _submit(session, gettext, AttemptSubmit, data,
                    lambda d: service.submit_attempt(session, attempt_id, d, actor.user), ("answers",))
@@ -590,7 +577,7 @@ def submit_attempt(attempt_id: Id, request: Request, session: SessionDep, actor:
 def acknowledge(plan_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                 form: FormData) -> Response:
     gettext = _gettext(request)
-    done = _submit(session, gettext, AcknowledgeRequest, {"content_hash": _text(form, "content_hash")},
+    done = _submit(session, gettext, AcknowledgeRequest, {"content_hash": field_text(form, "content_hash")},
                    lambda d: service.acknowledge(session, plan_id, d, actor.user), ("content_hash",))
     if done.ok:
         return redirect(request, f"/rollout-plans/{plan_id}/test?saved=acknowledge#acknowledge",
@@ -617,12 +604,12 @@ def _question_values(q: Any) -> dict[str, Any]:
 def _question_form(form: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """(values as typed, the schema's input, the page's own messages) of a question's form: option rows with a
     "right" checkbox each; true/false has its own right answer; the step or control point as `step:`/`cp:`."""
-    kind = _text(form, "kind")
+    kind = field_text(form, "kind")
     texts = [str(t).strip() for t in as_list(form.get("option"))]
-    right = set(_ids(form, "right"))
-    link = _text(form, "link")
+    right = set(field_ids(form, "right"))
+    link = field_text(form, "link")
     values = {"kind": kind, "text": str(form.get("text", "")).strip(), "options": texts,
-              "correct": sorted(right), "link": link, "tf": _text(form, "tf")}
+              "correct": sorted(right), "link": link, "tf": field_text(form, "tf")}
     data: dict[str, Any] = {"kind": kind or None, "text": values["text"]}
     errors: dict[str, str] = {}
     if kind == QuestionKind.true_false.value:
