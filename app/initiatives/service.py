@@ -68,6 +68,15 @@ class InitiativeFilter:
 
 # ---------------------------------------------------------------- authorization
 
+def user_refs(session: Session, ids: set[int | None]) -> dict[int, UserRef]:
+    """The people with these ids (None left out) as the API names them, by id, in one query."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id: UserRef(id=u.id, display_name=u.display_name)
+            for u in session.exec(select(User).where(col(User.id).in_(wanted)))}
+
+
 def get_initiative(session: Session, initiative_id: int) -> Initiative:
     ini = session.get(Initiative, initiative_id)
     if ini is None:

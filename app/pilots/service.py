@@ -32,8 +32,15 @@ from app.core.errors import Conflict, Forbidden, NotFound, rule
 from app.core.labels import N_
 from app.core.versioning import changes_of, check_version, delete_audited, save_new, save_update
 from app.initiatives.models import Initiative, Phase
-from app.initiatives.schemas import BackToDesignRequest, UserRef
-from app.initiatives.service import back_to_design, editable, get_initiative, membership, require_manage
+from app.initiatives.schemas import BackToDesignRequest
+from app.initiatives.service import (
+    back_to_design,
+    editable,
+    get_initiative,
+    membership,
+    require_manage,
+    user_refs,
+)
 from app.issues.models import IssueSource
 from app.issues.schemas import IssueCreate
 from app.issues.service import create_issue
@@ -575,21 +582,13 @@ def snapshot(session: Session, pilot: Pilot) -> dict[str, Any]:
     return data
 
 
-def _users(session: Session, ids: set[int | None]) -> dict[int, UserRef]:
-    wanted = [i for i in ids if i is not None]
-    if not wanted:
-        return {}
-    return {u.id: UserRef(id=u.id, display_name=u.display_name)
-            for u in session.exec(select(User).where(col(User.id).in_(wanted)))}
-
-
 def to_read(session: Session, pilot: Pilot) -> PilotRead:
     v = session.get(SopVersion, pilot.sop_version_id)
     kpis = _kpi_rows(session, pilot.id)
     members = list(session.exec(select(PilotMember).where(PilotMember.pilot_id == pilot.id)
                                 .order_by(col(PilotMember.user_id))))
     answered = {r.user_id for r in session.exec(select(PilotRespondent).where(PilotRespondent.pilot_id == pilot.id))}
-    users = _users(session, {m.user_id for m in members} | {pilot.decided_by_id})
+    users = user_refs(session, {m.user_id for m in members} | {pilot.decided_by_id})
     return PilotRead(
         id=pilot.id, initiative_id=pilot.initiative_id,
         sop_version=SopVersionRef(id=v.id, number=sops.number(v), state=v.state.value), round=pilot.round,
@@ -609,7 +608,7 @@ def to_read(session: Session, pilot: Pilot) -> PilotRead:
 
 
 def log_reads(session: Session, entries: list[PilotLogEntry]) -> list[LogEntryRead]:
-    users = _users(session, {e.author_id for e in entries})
+    users = user_refs(session, {e.author_id for e in entries})
     return [LogEntryRead(id=e.id, pilot_id=e.pilot_id, day=e.day, progress=e.progress, problems=e.problems,
                          issue_id=e.issue_id, author=users.get(e.author_id) if e.author_id else None,
                          created_at=e.created_at) for e in entries]
@@ -630,7 +629,7 @@ def retro_reads(session: Session, pilot_id: int, items: list[PilotRetro]) -> lis
 
 def action_reads(session: Session, pilot_id: int, items: list[PilotAction]) -> list[ActionRead]:
     weeks = {r.id: r.week for r in retros(session, pilot_id)}
-    users = _users(session, {a.owner_id for a in items})
+    users = user_refs(session, {a.owner_id for a in items})
     return [ActionRead(id=a.id, week=weeks.get(a.retro_id, 0), text=a.text,
                        owner=users.get(a.owner_id) if a.owner_id else None, closed_week=a.closed_week,
                        version=a.version) for a in items]

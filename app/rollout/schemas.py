@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
@@ -434,7 +433,3 @@ class Applicable(BaseModel):
     rolled_out: bool = Field(description="It applies there through a rollout (its people were ready), not by its "
                                          "effective date alone.")
 
-
-class RecordFormat(enum.StrEnum):
-    csv = "csv"
-    xlsx = "xlsx"

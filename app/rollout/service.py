@@ -43,7 +43,7 @@ from app.core.versioning import changes_of, check_version, delete_audited, save_
 from app.departments.models import Department
 from app.initiatives.models import Initiative, InitiativeMember, Phase
 from app.initiatives.schemas import UserRef
-from app.initiatives.service import can_edit, editable, get_initiative, require_manage
+from app.initiatives.service import can_edit, editable, get_initiative, require_manage, user_refs
 from app.metrics.series import local_date, local_midnight
 from app.pilots.models import Decision, Pilot
 from app.processes.models import Process
@@ -114,14 +114,6 @@ _random = secrets.SystemRandom()
 
 def _plain(entity: Any) -> dict[str, Any]:
     return entity.model_dump(mode="json", exclude={"created_at", "updated_at"})
-
-
-def _users(session: Session, ids: set[int | None]) -> dict[int, UserRef]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {u.id: UserRef(id=u.id, display_name=u.display_name)
-            for u in session.exec(select(User).where(col(User.id).in_(wanted)))}
 
 
 def _active_user(session: Session, user_id: int, field_: str) -> User:
@@ -306,8 +298,9 @@ def delete_wave(session: Session, wave_id: int, actor: User, *, expected_version
     plan = get_plan(session, wave.plan_id)
     _team(session, plan, actor)
     check_version(wave, expected_version, "wave")
-    depts = [d.department_id for d in departments_of(session, plan.id) if d.wave_id == wave.id]
-    if any(d.ready_at is not None for d in departments_of(session, plan.id) if d.wave_id == wave.id):
+    rows = [d for d in departments_of(session, plan.id) if d.wave_id == wave.id]
+    depts = [d.department_id for d in rows]
+    if any(d.ready_at is not None for d in rows):
         raise Conflict(N_("A department of this wave is live: the wave stays."), wave_id=wave.id)
     if session.exec(select(TrainingSession.id).where(TrainingSession.wave_id == wave.id)).first() is not None:
         raise Conflict(N_("The wave has training sessions: delete them first."), wave_id=wave.id)
@@ -487,7 +480,9 @@ class _Standing:
     open_id: int | None
 
 
-def _standing(p: _Person, plan: RolloutPlan, delta_questions: int) -> _Standing:
+def _standing(p: _Person, delta_questions: int) -> _Standing:
+    """Where a person stands; `delta_questions`: how many questions the change-only test has (a person retrained
+    on the change with none to take counts as passed)."""
     done = [a for a in p.attempts if a.submitted_at is not None]
     open_ = next((a.id for a in p.attempts if a.submitted_at is None), None)
     passed = any(a.passed for a in done) or (p.delta and delta_questions == 0)
@@ -505,17 +500,13 @@ def _delta_question_count(session: Session, plan: RolloutPlan, change: Changes |
     return len(_paper_questions(session, plan, change))
 
 
-def _ready(p: _Person, s: _Standing) -> bool:
-    return s.passed and p.ack is not None
-
-
 def person_statuses(session: Session, plan: RolloutPlan, department_ids: set[int] | None = None
                     ) -> list[PersonStatus]:
     change = changes(session, plan)
     n_delta = _delta_question_count(session, plan, change)
     out = []
     for p in _people(session, plan, department_ids):
-        s = _standing(p, plan, n_delta)
+        s = _standing(p, n_delta)
         out.append(PersonStatus(
             user=p.user, department_id=p.row.department_id, sop_role=p.row.sop_role, delta=p.delta,
             priority=bool(p.delta and change and p.row.sop_role in change.roles), attended=p.attended,
@@ -716,7 +707,7 @@ def session_reads(session: Session, items: list[TrainingSession]) -> list[Sessio
     if ids:
         for a in session.exec(select(TrainingAttendance).where(col(TrainingAttendance.session_id).in_(ids))):
             marks[a.session_id][a.user_id] = a.attended
-    users = _users(session, {s.trainer_id for s in items})
+    users = user_refs(session, {s.trainer_id for s in items})
     return [SessionRead(id=s.id, plan_id=s.plan_id, wave_id=s.wave_id, title=s.title, held_on=s.held_on,
                         trainer=users.get(s.trainer_id) if s.trainer_id else None, delivery=s.delivery,
                         materials=[MaterialRead(**m) for m in s.materials],
@@ -895,7 +886,7 @@ def draft_questions(session: Session, version_id: int, actor: User, locale: str)
 
 
 def question_reads(session: Session, items: list[TestQuestion]) -> list[QuestionRead]:
-    users = _users(session, {q.reviewed_by_id for q in items})
+    users = user_refs(session, {q.reviewed_by_id for q in items})
     return [QuestionRead(id=q.id, sop_version_id=q.sop_version_id, position=q.position, kind=q.kind, text=q.text,
                          options=q.options, correct=q.correct, step_id=q.step_id, control_point_id=q.control_point_id,
                          drafted=q.drafted_from is not None, reviewed=q.reviewed_at is not None,
@@ -930,15 +921,15 @@ def _me(session: Session, plan: RolloutPlan, actor: User) -> _Person:
 def my_test(session: Session, plan_id: int, actor: User) -> MyTest:
     plan = get_plan(session, plan_id)
     v = session.get(SopVersion, plan.sop_version_id)
-    row = person(session, plan, actor.id)
-    if row is None:
+    found = _people(session, plan, user_id=actor.id)
+    if not found:
         return MyTest(plan_id=plan.id, in_scope=False, delta=False, questions=0, attempts=[], attempts_left=0,
                       passed=False, retraining=False, may_start=False, open_attempt_id=None, acknowledged=False,
                       content_hash=sops.content_hash(v.content))
-    me = _me(session, plan, actor)
+    me = found[0]
     change = changes(session, plan) if me.delta else None
     n = len(_paper_questions(session, plan, change))
-    s = _standing(me, plan, n if me.delta else -1)
+    s = _standing(me, n)
     left = max(0, plan.max_attempts - s.submitted)
     return MyTest(plan_id=plan.id, in_scope=True, delta=me.delta, questions=n,
                   attempts=attempt_summaries(session, list(session.exec(
@@ -957,7 +948,7 @@ def start_attempt(session: Session, plan_id: int, actor: User) -> tuple[TestAtte
     me = _me(session, plan, actor)
     change = changes(session, plan) if me.delta else None
     questions = _paper_questions(session, plan, change)
-    s = _standing(me, plan, len(questions) if me.delta else -1)
+    s = _standing(me, len(questions))
     if s.open_id is not None:
         return session.get(TestAttempt, s.open_id), False
     if s.passed:
@@ -1054,7 +1045,7 @@ def attempt_read(session: Session, attempt: TestAttempt) -> AttemptRead:
 
 
 def attempt_summaries(session: Session, attempts: list[TestAttempt]) -> list[AttemptSummary]:
-    users = _users(session, {a.user_id for a in attempts})
+    users = user_refs(session, {a.user_id for a in attempts})
     return [AttemptSummary(id=a.id, user=users[a.user_id], number=a.number, delta=a.delta, started_at=a.started_at,
                            submitted_at=a.submitted_at, score=a.score, passed=a.passed)
             for a in attempts if a.user_id in users]
@@ -1121,7 +1112,7 @@ def list_notices(session: Session, plan_id: int) -> list[LaunchNotice]:
 
 
 def notice_reads(session: Session, items: list[LaunchNotice]) -> list[NoticeRead]:
-    users = _users(session, {n.published_by_id for n in items})
+    users = user_refs(session, {n.published_by_id for n in items})
     by_wave: dict[int, list[int]] = defaultdict(list)
     for plan_id in {n.plan_id for n in items}:
         for d in departments_of(session, plan_id):
@@ -1178,7 +1169,7 @@ def delete_item(session: Session, item_id: int, actor: User, *, expected_version
 
 
 def item_reads(session: Session, items: list[ChecklistItem]) -> list[ChecklistRead]:
-    users = _users(session, {i.owner_id for i in items} | {i.done_by_id for i in items})
+    users = user_refs(session, {i.owner_id for i in items} | {i.done_by_id for i in items})
     return [ChecklistRead(id=i.id, plan_id=i.plan_id, kind=i.kind, text=i.text,
                           owner=users.get(i.owner_id) if i.owner_id else None, done=i.done, done_at=i.done_at,
                           done_by=users.get(i.done_by_id) if i.done_by_id else None, version=i.version)
@@ -1234,7 +1225,7 @@ def help_reads(session: Session, questions: list[HelpQuestion]) -> list[HelpQues
         for a in session.exec(select(HelpAnswer).where(col(HelpAnswer.question_id).in_([q.id for q in questions]))
                               .order_by(col(HelpAnswer.id))):
             answers[a.question_id].append(a)
-    users = _users(session, {q.author_id for q in questions} | {a.author_id for v in answers.values() for a in v})
+    users = user_refs(session, {q.author_id for q in questions} | {a.author_id for v in answers.values() for a in v})
     return [HelpQuestionRead(id=q.id, sop_id=q.sop_id, author=users.get(q.author_id) if q.author_id else None,
                              text=q.text, created_at=q.created_at,
                              answers=[answer_read(a, users) for a in answers[q.id]]) for q in questions]
