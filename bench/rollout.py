@@ -26,19 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from pilots import pg_database  # noqa: E402 - the pilot bench's scratch database on BENCH_PG_URL, beside this file
+
 READINESS_MS, EXPORT_MS = 150.0, 1000.0
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def pg_database(dbname: str, *, drop_only: bool = False) -> str:
-    import psycopg
-
-    admin = os.environ.get("BENCH_PG_URL", DEFAULT_PG_URL)
-    with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-    return admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{dbname}"
 
 
 def seed(url: str, people: int) -> None:
