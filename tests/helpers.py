@@ -32,6 +32,20 @@ COOKIE = "procopt_session"
 TOKEN_URL = "/api/v1/auth/token"
 
 
+def fill(value: Any, ids: dict[str, Any]) -> Any:
+    """A templated URL or body of an endpoint table filled in: `"{name}"` alone becomes `ids[name]` itself (an
+    id stays a number in a JSON body), other strings are formatted with `ids`, dicts and lists filled through."""
+    if isinstance(value, str):
+        if value.startswith("{") and value.endswith("}") and value[1:-1] in ids:
+            return ids[value[1:-1]]
+        return value.format(**ids)
+    if isinstance(value, dict):
+        return {k: fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, ids) for v in value]
+    return value
+
+
 def run_in_own_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
     """`asyncio.run` in a thread of its own: the browser tests leave an event loop running in this one."""
     with ThreadPoolExecutor(1) as pool:

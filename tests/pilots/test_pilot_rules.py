@@ -38,7 +38,7 @@ from app.sops.models import SopVersion
 from app.sops.schemas import EditSection, NextRequest, SopCreate, SubmitRequest, VoteRequest
 from app.users.models import Role, User
 from tests.factories import Factory
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, fill
 from tests.initiatives.conftest import _fast_password_hashing  # noqa: F401  (many accounts: cheap hashing)
 from tests.initiatives.factories import InitiativeFactory, Team
 from tests.metrics.helpers import make_kpi
@@ -200,18 +200,6 @@ IDS = [f"{m} {u}" for m, u, _, _ in ENDPOINTS]
 ETAG = {"/pilots/{pilot}": ("pilot", "pilot"), "/pilot-actions/{action}": ("pilot-action", "action")}
 
 
-def _fill(value: Any, ids: dict[str, Any]) -> Any:
-    if isinstance(value, str):
-        if value.startswith("{") and value.endswith("}") and value[1:-1] in ids:
-            return ids[value[1:-1]]
-        return value.format(**ids)
-    if isinstance(value, dict):
-        return {k: _fill(v, ids) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_fill(v, ids) for v in value]
-    return value
-
-
 def _call(client, st: Stage, method: str, url: str, body: Any, headers: dict[str, str]):  # noqa: ANN001, ANN202
     ids = st.ids()
     headers = dict(headers)
@@ -219,7 +207,7 @@ def _call(client, st: Stage, method: str, url: str, body: Any, headers: dict[str
         entity, key = ETAG[url]
         headers["If-Match"] = f'"{entity}-{ids[key]}-v1"' if entity == "pilot-action" else \
             f'"{entity}-{ids[key]}-v{st.pilot.version}"'
-    return client.request(method, API + _fill(url, ids), json=_fill(body, ids) if body is not None else None,
+    return client.request(method, API + fill(url, ids), json=fill(body, ids) if body is not None else None,
                           headers=headers)
 
 
@@ -368,7 +356,7 @@ def refs(session, factory, world) -> dict[str, Any]:  # noqa: ANN001
 @pytest.mark.parametrize(("change", "field"), CREATE_BAD, ids=[f for _, f in CREATE_BAD])
 def test_creating_with_bad_input_is_422_and_writes_nothing(client, session, world, refs, change, field):  # noqa: ANN001
     before = fingerprint(session)
-    body = {**create_body(world), **_fill(change, refs)}
+    body = {**create_body(world), **fill(change, refs)}
     assert_422(send(client, "POST", f"/initiatives/{world.team.initiative.id}/pilots", world.team.leader,
                     json=body), field)
     assert fingerprint(session) == before
@@ -434,7 +422,7 @@ def test_changing_with_bad_input_is_422_and_writes_nothing(client, session, stag
     values = {**refs, "tomorrow": (today() + timedelta(days=1)).isoformat(),
               "after_tomorrow": (today() + timedelta(days=2)).isoformat(),
               "before_start": (st.world.start - timedelta(days=1)).isoformat(), "start": st.world.start.isoformat()}
-    body = {"kpis": [{"kpi_id": st.world.errors.id, "target": 0.5}], **_fill(change, values)}
+    body = {"kpis": [{"kpi_id": st.world.errors.id, "target": 0.5}], **fill(change, values)}
     before = fingerprint(session)
     etag = etag_of(client, st.team.leader, st.pilot.id)
     assert_422(send(client, "PATCH", f"/pilots/{st.pilot.id}", st.team.leader, etag, json=body), field)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import fill
+
 EDIT, READ = "edit", "read"
 CSV = "Activity,Operations manager\nManual review,A\n"
 ENDPOINTS: list[tuple[str, str, object, str]] = [
@@ -38,23 +40,11 @@ def objects(grid):  # noqa: ANN001, ANN201
             "roles_rev": grid["roles"][::-1], "acts_rev": grid["acts"][::-1]}
 
 
-def _fill(value, objects):  # noqa: ANN001, ANN202
-    if isinstance(value, str):
-        if value.startswith("{") and value.endswith("}") and value[1:-1] in objects:
-            return objects[value[1:-1]]
-        return value.format(**objects)
-    if isinstance(value, dict):
-        return {k: _fill(v, objects) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_fill(v, objects) for v in value]
-    return value
-
-
 def _call(client, method, url, body, objects, headers):  # noqa: ANN001, ANN202
-    path = f"/api/v1/initiatives/{objects['ini']}/raci" + _fill(url, objects)
+    path = f"/api/v1/initiatives/{objects['ini']}/raci" + fill(url, objects)
     if body == "file":
         return client.request(method, path, files={"file": ("raci.csv", CSV.encode())}, headers=headers)
-    return client.request(method, path, json=_fill(body, objects) if body else None, headers=headers)
+    return client.request(method, path, json=fill(body, objects) if body else None, headers=headers)
 
 
 @pytest.mark.parametrize(("method", "url", "body", "who"), ENDPOINTS, ids=IDS)

@@ -39,7 +39,7 @@ from app.rollout.models import (
 from app.rollout.schemas import ChecklistCreate, HelpCreate, PeopleUpdate, SessionCreate, WaveIn
 from app.users.models import User
 from tests.factories import Factory
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, fill
 from tests.initiatives.conftest import _fast_password_hashing  # noqa: F401
 from tests.rollout.factories import RolloutWorld, plan_for, rollout_world, ten_questions
 
@@ -141,18 +141,6 @@ def fingerprint(session: Session) -> dict[str, Any]:
     return out
 
 
-def _fill(value: Any, ids: dict[str, Any]) -> Any:
-    if isinstance(value, str):
-        if value.startswith("{") and value.endswith("}") and value[1:-1] in ids:
-            return ids[value[1:-1]]
-        return value.format(**ids)
-    if isinstance(value, dict):
-        return {k: _fill(v, ids) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_fill(v, ids) for v in value]
-    return value
-
-
 def _call(client, st: Stage, method: str, url: str, body: Any, headers: dict[str, str]):  # noqa: ANN001, ANN202
     from app.sops import service as sops
 
@@ -161,7 +149,7 @@ def _call(client, st: Stage, method: str, url: str, body: Any, headers: dict[str
     if url in ETAG and method in ("PATCH", "PUT"):
         entity, key = ETAG[url]
         headers["If-Match"] = f'"{entity}-{ids[key]}-v1"'
-    return client.request(method, API + _fill(url, ids), json=_fill(body, ids) if body is not None else None,
+    return client.request(method, API + fill(url, ids), json=fill(body, ids) if body is not None else None,
                           headers=headers)
 
 
