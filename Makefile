@@ -24,9 +24,11 @@ run: $(STAMP)  ## set up, migrate, load demo data into an empty database, serve 
 	$(BIN)/procopt demo
 	$(BIN)/procopt serve
 
+TEST_WORKERS ?= auto  # pytest-xdist workers, one per core; TEST_WORKERS=0 runs in this one process
+
 test: $(STAMP)  ## the whole suite: SQLite, plus PostgreSQL when TEST_DATABASE_URL is set; lint too
 	$(BIN)/ruff check app tests bench migrations
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lock: $(STAMP)  ## refresh requirements.lock (runtime, the Docker image) and requirements-dev.lock from pyproject.toml's ranges
 	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \

@@ -1,7 +1,9 @@
 """Test fixtures: a database migrated by Alembic per backend, one rolled-back transaction per test.
 
 Every database test runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set
-(e.g. `postgresql+psycopg://postgres@127.0.0.1:5432/test`).
+(e.g. `postgresql+psycopg://postgres@127.0.0.1:5432/test`). Under pytest-xdist (`make test` runs
+`pytest -n`) each worker has its own: SQLite in the worker's temporary folder, and on PostgreSQL a
+database `<name>_<worker>` beside TEST_DATABASE_URL's, created and dropped by the worker.
 """
 
 from __future__ import annotations
@@ -27,12 +29,30 @@ from tests.factories import Factory  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... under pytest-xdist; "" without
 
 
 def backend_url(backend: str) -> str:
     if backend == "sqlite":
         return f"sqlite:///{_TMP / 'test.db'}"
-    return os.environ["TEST_DATABASE_URL"]
+    url = sa.make_url(os.environ["TEST_DATABASE_URL"])
+    if WORKER:
+        url = url.set(database=f"{url.database}_{WORKER}")
+    return url.render_as_string(hide_password=False)
+
+
+def _worker_database(url: str, *, create: bool) -> None:
+    """Create (or drop) a worker's own PostgreSQL database, beside TEST_DATABASE_URL's."""
+    name = sa.make_url(url).database
+    admin = sa.create_engine(sa.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT",
+                             poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if create:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -43,13 +63,19 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def engine(backend: str) -> Iterator[sa.Engine]:
     url = backend_url(backend)
-    downgrade(url, "base")  # a database left by an earlier run starts clean
+    own = backend == "postgresql" and bool(WORKER)
+    if own:
+        _worker_database(url, create=True)
+    else:
+        downgrade(url, "base")  # a database left by an earlier run starts clean
     upgrade(url)
     eng = core_db.make_engine(url)
     core_db.set_engine(eng)
     yield eng
     core_db.set_engine(None)
     eng.dispose()
+    if own:
+        _worker_database(url, create=False)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from tests.conftest import backend_url
 
 
 @pytest.fixture
-def pg_url(backend: str) -> str:
+def pg_url(backend: str, engine: sa.Engine) -> str:  # engine: the worker's database exists and is migrated
     if backend != "postgresql":
         pytest.skip("SQLite has no server connection to lose and no round trips to save")
     return backend_url(backend)

@@ -53,7 +53,7 @@ def race(backend: str, app, engine: sa.Engine) -> Iterator[Race]:  # noqa: ANN00
         pytest.skip("needs concurrent transactions (SQLite has a single writer)")
     server = sa.make_url(os.environ["TEST_DATABASE_URL"])
     name = f"procopt_race_{uuid.uuid4().hex[:8]}"
-    admin_engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    admin_engine = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin_engine.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = server.set(database=name)

@@ -39,7 +39,7 @@ def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
         return
     base = sa.make_url(PG_URL)
     name = f"procopt_mig_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
