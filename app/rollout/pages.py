@@ -3,7 +3,7 @@ and attendance, the IT checklist, launch notices, the training record), a person
 acknowledgement, an attempt at the test, the version's question bank, and the sections the rollout adds to the
 SOP pages (in force per department with the launch notices; the help channel).
 
-The plan's page is made of sections (`#waves`, `#readiness`, `#people`, `#sessions`, `#checklist`, `#notices`),
+The plan's page is made of sections (`#overview`, `#waves`, `#readiness`, `#people`, `#sessions`, `#checklist`, `#notices`),
 each a block of templates/rollout/plan.html: a form posts with htmx and gets its section back (422 with the
 messages at the fields, nothing written); the sections whose counts it moved load themselves again on
 `rollout-changed`. Without htmx a form is a plain post answered by a redirect (or the whole page with the
@@ -61,9 +61,12 @@ from app.rollout.schemas import (
     NoticeCreate,
     PeopleUpdate,
     PlanCreate,
+    PlanUpdate,
     QuestionIn,
     SessionCreate,
+    SessionUpdate,
     WaveIn,
+    WaveUpdate,
 )
 from app.sops import service as sops
 from app.sops.models import SopVersion
@@ -95,7 +98,7 @@ LABELS.setdefault("checklist_kind", {}).update({
 })
 TRUE_FALSE = {"true": N_("True"), "false": N_("False")}
 
-SECTIONS = ("waves", "readiness", "people", "sessions", "checklist", "notices")
+SECTIONS = ("overview", "waves", "readiness", "people", "sessions", "checklist", "notices")
 CHANGED = "rollout-changed"  # a form moved the counts: readiness and the people load again
 OPTION_ROWS = 6  # option fields of the question form
 MATERIAL_ROWS = 2  # material rows of a new session's form
@@ -323,8 +326,29 @@ def _plan_page(request: Request, session: Session, actor: User, plan_id: int, *,
         "item_values": values.get("item") or {"kind": ChecklistKind.other.value},
         "notice_values": values.get("notice") or {},
         "exception_values": values.get("exception") or {},
+        "plan_values": values.get("plan") or {"pass_mark": read.pass_mark, "max_attempts": read.max_attempts,
+                                              "note": read.note, "version": read.version},
+        "edit_values": {**_edit_values(read, sessions, items), **values},
     })
     return render(request, "rollout/plan.html", ctx, block=block, status_code=status_code)
+
+
+def _edit_values(plan: Any, sessions: list[Any], items: list[Any]) -> dict[str, dict[str, Any]]:
+    """The change forms' values, by row ("wave-<id>", "session-<id>", "item-<id>"), as the records are now;
+    a refused form's values as typed replace its row's."""
+    out: dict[str, dict[str, Any]] = {}
+    for w in plan.waves:
+        out[f"wave-{w.id}"] = {"name": w.name, "starts_on": w.starts_on.isoformat(), "ends_on": w.ends_on.isoformat(),
+                               "delivery": w.delivery.value, "version": w.version}
+    for s in sessions:
+        out[f"session-{s.id}"] = {"title": s.title, "held_on": s.held_on.isoformat(),
+                                  "trainer_id": str(s.trainer.id) if s.trainer else "", "delivery": s.delivery.value,
+                                  "materials": [{"title": m.title, "url": m.url} for m in s.materials],
+                                  "version": s.version}
+    for i in items:
+        out[f"item-{i.id}"] = {"kind": i.kind.value, "text": i.text, "owner_id": str(i.owner.id) if i.owner else "",
+                               "version": i.version}
+    return out
 
 
 def _saved(request: Request, session: Session, actor: User, plan_id: int, section: str,
@@ -357,6 +381,47 @@ def plan_section(plan_id: Id, section: str, request: Request, session: SessionDe
     return _plan_page(request, session, actor.user, plan_id, block=section)
 
 
+def _required(values: dict[str, Any], fields: tuple[str, ...], gettext) -> dict[str, str]:  # noqa: ANN001
+    """A change form sends every field: the ones a record cannot be without may not be emptied."""
+    return {k: gettext(ERROR_MESSAGES["missing"]) for k in fields if not values[k]}
+
+
+def _delete(request: Request, session: Session, actor: User, plan_id: int, section: str, key: str,
+            call: Callable[[], Any], *, changed: bool) -> Response:
+    """Delete a row (a wave, a session, an item) at the version the form was rendered with; a refusal shows at
+    the row, a stale version shows the section as it is now."""
+    gettext = _gettext(request)
+    try:
+        with undo_on_error(session):
+            call()
+    except PreconditionFailed:
+        done = Submitted(errors={"__all__": gettext(STALE)}, stale=True)
+    except (RuleViolation, Conflict) as exc:
+        done = Submitted(errors={"__all__": exc.translated(gettext)})
+    else:
+        return _saved(request, session, actor, plan_id, section, changed=changed)
+    return _refused(request, session, actor, plan_id, section, key, done, None)
+
+
+@router.post("/rollout-plans/{plan_id}/edit")
+def edit_plan(plan_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
+    """The test's pass mark and attempts (until someone took it) and the plan's note."""
+    gettext = _gettext(request)
+    values: dict[str, Any] = {k: field_text(form, k) for k in ("pass_mark", "max_attempts")}
+    values["note"] = str(form.get("note", "")).strip()
+    values["version"] = version(form)
+    data: dict[str, Any] = {"note": values["note"]}
+    for key in ("pass_mark", "max_attempts"):
+        if values[key]:
+            data[key] = number(values[key])
+    done = _submit(session, gettext, PlanUpdate, data,
+                   lambda d: service.update_plan(session, plan_id, d, actor.user, expected_version=version(form)),
+                   ("pass_mark", "max_attempts", "note"), _required(values, ("pass_mark", "max_attempts"), gettext))
+    if done.ok:
+        return _saved(request, session, actor.user, plan_id, "overview", changed=False)
+    return _refused(request, session, actor.user, plan_id, "overview", "plan", done, values)
+
+
 @router.post("/rollout-plans/{plan_id}/waves")
 def add_wave(plan_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
     gettext = _gettext(request)
@@ -370,6 +435,34 @@ def add_wave(plan_id: Id, request: Request, session: SessionDep, actor: CurrentA
     if done.ok:
         return _saved(request, session, actor.user, plan_id, "waves")
     return _refused(request, session, actor.user, plan_id, "waves", "wave", done, values)
+
+
+WAVE_FIELDS = ("name", "starts_on", "ends_on", "delivery")
+
+
+@router.post("/rollout-waves/{wave_id}/edit")
+def edit_wave(wave_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
+    """A wave's name, dates and delivery; its departments stay (delete the wave to plan them again)."""
+    gettext = _gettext(request)
+    wave = service.get_wave(session, wave_id)
+    values: dict[str, Any] = {k: field_text(form, k) for k in WAVE_FIELDS}
+    values["version"] = version(form)
+    data = {k: values[k] for k in WAVE_FIELDS if values[k]}
+    done = _submit(session, gettext, WaveUpdate, data,
+                   lambda d: service.update_wave(session, wave_id, d, actor.user, expected_version=version(form)),
+                   WAVE_FIELDS, _required(values, WAVE_FIELDS, gettext))
+    if done.ok:
+        return _saved(request, session, actor.user, wave.plan_id, "waves", changed=False)
+    return _refused(request, session, actor.user, wave.plan_id, "waves", f"wave-{wave_id}", done, values)
+
+
+@router.post("/rollout-waves/{wave_id}/delete")
+def delete_wave(wave_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
+    """Delete a wave with its departments' people (not once a department is live or the wave has sessions)."""
+    wave = service.get_wave(session, wave_id)
+    return _delete(request, session, actor.user, wave.plan_id, "waves", f"wave-{wave_id}",
+                   lambda: service.delete_wave(session, wave_id, actor.user, expected_version=version(form)),
+                   changed=True)
 
 
 @router.post("/rollout-plans/{plan_id}/departments/{department_id}/exception")
@@ -410,24 +503,62 @@ def update_people(plan_id: Id, request: Request, session: SessionDep, actor: Cur
 def create_session(plan_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
                    form: FormData) -> Response:
     gettext = _gettext(request)
-    values: dict[str, Any] = {k: field_text(form, k) for k in ("wave_id", "title", "held_on", "trainer_id", "delivery")}
-    titles = [str(t).strip() for t in as_list(form.get("material_title"))]
-    urls = [str(u).strip() for u in as_list(form.get("material_url"))]
-    urls += [""] * (len(titles) - len(urls))
-    values["materials"] = [{"title": t, "url": u} for t, u in zip(titles, urls, strict=False)]
-    data: dict[str, Any] = {"title": values["title"], "delivery": values["delivery"] or Delivery.per_department.value,
-                            "materials": [m for m in values["materials"] if m["title"] or m["url"]]}
-    for key in ("wave_id", "trainer_id"):
-        if values[key]:
-            data[key] = number(values[key])
-    if values["held_on"]:
-        data["held_on"] = values["held_on"]
+    values, data = _session_form(form, ("wave_id", "title", "held_on", "trainer_id", "delivery"))
+    data["delivery"] = data.get("delivery") or Delivery.per_department.value
     done = _submit(session, gettext, SessionCreate, data,
                    lambda d: service.create_session(session, plan_id, d, actor.user),
                    ("wave_id", "title", "held_on", "trainer_id", "delivery", "materials"))
     if done.ok:
         return _saved(request, session, actor.user, plan_id, "sessions", changed=False)
     return _refused(request, session, actor.user, plan_id, "sessions", "session", done, values)
+
+
+def _session_form(form: dict[str, Any], fields: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(values as typed, the schema's input) of a session's form: its fields and the material rows (a title and
+    a link each; empty rows left out)."""
+    values: dict[str, Any] = {k: field_text(form, k) for k in fields}
+    titles = [str(t).strip() for t in as_list(form.get("material_title"))]
+    urls = [str(u).strip() for u in as_list(form.get("material_url"))]
+    urls += [""] * (len(titles) - len(urls))
+    values["materials"] = [{"title": t, "url": u} for t, u in zip(titles, urls, strict=False)]
+    data: dict[str, Any] = {"title": values["title"], "trainer_id": None,
+                            "materials": [m for m in values["materials"] if m["title"] or m["url"]]}
+    for key in ("wave_id", "trainer_id"):
+        if values.get(key):
+            data[key] = number(values[key])
+    for key in ("held_on", "delivery"):
+        if values[key]:
+            data[key] = values[key]
+    return values, data
+
+
+SESSION_FIELDS = ("title", "held_on", "trainer_id", "delivery")
+
+
+@router.post("/training-sessions/{session_id}/edit")
+def edit_session(session_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
+                 form: FormData) -> Response:
+    gettext = _gettext(request)
+    ts = service.get_session(session, session_id)
+    values, data = _session_form(form, SESSION_FIELDS)
+    values["version"] = version(form)
+    done = _submit(session, gettext, SessionUpdate, data,
+                   lambda d: service.update_session(session, session_id, d, actor.user,
+                                                    expected_version=version(form)),
+                   (*SESSION_FIELDS, "materials"), _required(values, ("title", "held_on", "delivery"), gettext))
+    if done.ok:
+        return _saved(request, session, actor.user, ts.plan_id, "sessions", changed=False)
+    return _refused(request, session, actor.user, ts.plan_id, "sessions", f"session-{session_id}", done, values)
+
+
+@router.post("/training-sessions/{session_id}/delete")
+def delete_session(session_id: Id, request: Request, session: SessionDep, actor: CurrentActor,
+                   form: FormData) -> Response:
+    """Delete a session no one's attendance was recorded at."""
+    ts = service.get_session(session, session_id)
+    return _delete(request, session, actor.user, ts.plan_id, "sessions", f"session-{session_id}",
+                   lambda: service.delete_session(session, session_id, actor.user, expected_version=version(form)),
+                   changed=False)
 
 
 @router.post("/training-sessions/{session_id}/attendance")
@@ -460,6 +591,34 @@ def create_item(plan_id: Id, request: Request, session: SessionDep, actor: Curre
     if done.ok:
         return _saved(request, session, actor.user, plan_id, "checklist", changed=False)
     return _refused(request, session, actor.user, plan_id, "checklist", "item", done, values)
+
+
+ITEM_FIELDS = ("kind", "text", "owner_id")
+
+
+@router.post("/checklist-items/{item_id}/edit")
+def edit_item(item_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
+    """The team changes an item's kind, text and owner (its owner only marks it done)."""
+    gettext = _gettext(request)
+    item = service.get_item(session, item_id)
+    values: dict[str, Any] = {k: field_text(form, k) for k in ITEM_FIELDS}
+    values["version"] = version(form)
+    data: dict[str, Any] = {"kind": values["kind"] or None, "text": values["text"],
+                            "owner_id": number(values["owner_id"]) if values["owner_id"] else None}
+    done = _submit(session, gettext, ChecklistUpdate, data,
+                   lambda d: service.update_item(session, item_id, d, actor.user, expected_version=version(form)),
+                   ITEM_FIELDS, _required(values, ("kind", "text"), gettext))
+    if done.ok:
+        return _saved(request, session, actor.user, item.plan_id, "checklist", changed=False)
+    return _refused(request, session, actor.user, item.plan_id, "checklist", f"item-{item_id}", done, values)
+
+
+@router.post("/checklist-items/{item_id}/delete")
+def delete_item(item_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
+    item = service.get_item(session, item_id)
+    return _delete(request, session, actor.user, item.plan_id, "checklist", f"item-{item_id}",
+                   lambda: service.delete_item(session, item_id, actor.user, expected_version=version(form)),
+                   changed=False)
 
 
 @router.post("/checklist-items/{item_id}/done")

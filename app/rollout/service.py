@@ -223,7 +223,8 @@ def update_plan(session: Session, plan_id: int, data: PlanUpdate, actor: User, *
     check_version(plan, expected_version, "rollout plan")
     before = snapshot(session, plan)
     changes = changes_of(data, ("pass_mark", "max_attempts", "note"))
-    if {"pass_mark", "max_attempts"} & changes.keys() and _submitted(session, plan.id):
+    moved = {k for k in ("pass_mark", "max_attempts") if k in changes and changes[k] != getattr(plan, k)}
+    if moved and _submitted(session, plan.id):
         raise rule("People took the test: its pass mark and attempts no longer change.", "pass_mark", "tested")
     return save_update(session, actor, plan, "rollout_plan", before, lambda p: snapshot(session, p), changes=changes)
 

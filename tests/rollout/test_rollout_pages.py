@@ -230,6 +230,137 @@ def test_waves_people_sessions_checklist_notices_in_place(client, session, world
     assert _count(session, RolloutWave, plan_id=plan.id) == 2
 
 
+def test_the_plan_its_waves_sessions_and_checklist_items_are_changed_and_deleted_in_place(client, session, world):
+    team = world.team
+    plan = plan_for(session, world)
+    alice, bob = world.people
+    hx = h(team.leader, EN, HX)
+    url = f"/rollout-plans/{plan.id}"
+    r = client.get(url, headers=h(team.leader, ZH))
+    assert "修改推广计划" in r.text and "修改或删除" in r.text
+    r = client.get(url, headers=h(team.viewer, EN))
+    assert "Change the rollout plan" not in r.text and "/rollout-waves/" not in r.text
+
+    # The plan: the pass mark at its field when out of range or emptied; then saved, with the note.
+    r = client.post(f"{url}/edit", data={"pass_mark": "101", "max_attempts": "", "note": "x",
+                                         "version": str(plan.version)}, headers=hx)
+    assert r.status_code == 422 and "<html" not in r.text and 'id="overview-h"' in r.text
+    assert field_errors(r.text) == {"pass_mark": "This is too large.", "max_attempts": "This field is required."}
+    assert 'value="101"' in r.text  # what was typed stays
+    r = client.post(f"{url}/edit", data={"pass_mark": "90", "max_attempts": "2", "note": "Ops first",
+                                         "version": str(plan.version)}, headers=hx)
+    assert r.status_code == 200, r.text
+    assert "<dd>90</dd>" in r.text and "Ops first" in r.text
+    session.refresh(plan)
+    assert (plan.pass_mark, plan.max_attempts, plan.note) == (90, 2, "Ops first")
+    r = client.post(f"{url}/edit", data={"pass_mark": "80", "max_attempts": "2", "note": "", "version": "1"},
+                    headers=hx)
+    assert r.status_code == 422 and "Someone else changed this meanwhile" in r.text
+    session.refresh(plan)
+    assert plan.pass_mark == 90
+
+    # A wave: its dates at their fields, nothing written; then renamed.
+    wave = service.waves(session, plan.id)[0]
+    form = {"name": "Week 2: tech", "starts_on": "2026-12-11", "ends_on": "2026-12-07", "delivery": "recording",
+            "version": str(wave.version)}
+    r = client.post(f"/rollout-waves/{wave.id}/edit", data=form, headers=hx)
+    assert r.status_code == 422, r.text
+    assert "A wave ends on or after its start." in r.text and 'value="Week 2: tech"' in r.text
+    r = client.post(f"/rollout-waves/{wave.id}/edit", data={**form, "name": ""}, headers=hx)
+    assert r.status_code == 422 and field_errors(r.text)["name"] == "This field is required."
+    session.refresh(wave)
+    assert wave.name == "Week 2: technology"
+    r = client.post(f"/rollout-waves/{wave.id}/edit", data={**form, "ends_on": "2026-12-18"}, headers=hx)
+    assert r.status_code == 200, r.text
+    assert "Week 2: tech" in r.text and "Recording" in r.text
+    session.refresh(wave)
+    assert (wave.name, wave.ends_on.isoformat(), wave.delivery.value) == ("Week 2: tech", "2026-12-18", "recording")
+
+    # A session: changed (the trainer taken off, a material added), refused at a bad link, deleted.
+    ts = service.create_session(session, plan.id, SessionCreate(
+        wave_id=wave.id, title="V1.0 training", held_on=today(), trainer_id=team.it.id), team.leader)
+    session.flush()
+    sform = {"title": "V1.0 training (2)", "held_on": today().isoformat(), "trainer_id": "",
+             "delivery": "live_online", "material_title": ["Slides"], "material_url": ["no url"],
+             "version": str(ts.version)}
+    r = client.post(f"/training-sessions/{ts.id}/edit", data=sform, headers=hx)
+    assert r.status_code == 422 and "materials" in field_errors(r.text)
+    session.refresh(ts)
+    assert ts.title == "V1.0 training" and ts.trainer_id == team.it.id
+    r = client.post(f"/training-sessions/{ts.id}/edit",
+                    data={**sform, "material_url": ["https://intranet.example/v1"]}, headers=hx)
+    assert r.status_code == 200, r.text
+    session.refresh(ts)
+    assert (ts.title, ts.trainer_id, ts.delivery.value) == ("V1.0 training (2)", None, "live_online")
+    assert ts.materials == [{"title": "Slides", "url": "https://intranet.example/v1"}]
+    assert f'action="/training-sessions/{ts.id}/delete"' in r.text
+    # A wave with a session stays, said at the wave.
+    r = client.post(f"/rollout-waves/{wave.id}/delete", data={"version": str(wave.version)}, headers=hx)
+    assert r.status_code == 422 and "The wave has training sessions: delete them first." in r.text
+    assert _count(session, RolloutWave, plan_id=plan.id) == 1
+    r = client.post(f"/training-sessions/{ts.id}/delete", data={"version": str(ts.version - 1)}, headers=hx)
+    assert r.status_code == 422 and "Someone else changed this meanwhile" in r.text
+    r = client.post(f"/training-sessions/{ts.id}/delete", data={"version": str(ts.version)}, headers=hx)
+    assert r.status_code == 200 and "V1.0 training (2)" not in r.text
+    assert _count(session, TrainingSession, plan_id=plan.id) == 0
+
+    # A checklist item: the team changes and deletes it; its owner only marks it done.
+    r = client.post(f"{url}/checklist", data={"kind": "tool", "text": "Deploy the tool", "owner_id": str(alice.id)},
+                    headers=hx)
+    item = session.exec(select(ChecklistItem).where(ChecklistItem.plan_id == plan.id)).one()
+    iform = {"kind": "permissions", "text": "", "owner_id": str(bob.id), "version": str(item.version)}
+    r = client.post(f"/checklist-items/{item.id}/edit", data=iform, headers=hx)
+    assert r.status_code == 422 and field_errors(r.text) == {"text": "This field is required."}
+    for path, data in ((f"/checklist-items/{item.id}/edit", {**iform, "text": "x"}),
+                       (f"/checklist-items/{item.id}/delete", {"version": str(item.version)})):
+        assert client.post(path, data=data, headers=h(alice)).status_code == 403  # the owner is not the team
+    r = client.post(f"/checklist-items/{item.id}/edit", data={**iform, "text": "Approval rights"}, headers=hx)
+    assert r.status_code == 200 and "Approval rights" in r.text
+    session.refresh(item)
+    assert (item.kind.value, item.text, item.owner_id) == ("permissions", "Approval rights", bob.id)
+    for user in (team.viewer, team.outsider):
+        for path, data in ((f"{url}/edit", {"pass_mark": "70", "max_attempts": "3"}),
+                           (f"/rollout-waves/{wave.id}/edit", form), (f"/rollout-waves/{wave.id}/delete", {}),
+                           (f"/checklist-items/{item.id}/edit", {**iform, "text": "x"}),
+                           (f"/checklist-items/{item.id}/delete", {})):
+            assert client.post(path, data={**data, "version": "99"}, headers=h(user)).status_code == 403, path
+    r = client.post(f"/checklist-items/{item.id}/delete", data={"version": str(item.version)}, headers=hx)
+    assert r.status_code == 200 and "Approval rights" not in r.text
+    assert _count(session, ChecklistItem, plan_id=plan.id) == 0
+
+    # The wave goes, with its people; without htmx the answer is a redirect to the section.
+    session.refresh(wave)
+    r = client.post(f"/rollout-waves/{wave.id}/delete", data={"version": str(wave.version)},
+                    headers=h(team.leader, EN), follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?saved=waves#waves"
+    assert _count(session, RolloutWave, plan_id=plan.id) == 0
+    assert service.person_statuses(session, plan) == []
+
+
+def test_the_pass_mark_stays_once_someone_took_the_test(client, session, world):
+    team = world.team
+    ten_questions(session, world)
+    plan = plan_for(session, world)
+    alice = world.people[0]
+    r = client.post(f"/rollout-plans/{plan.id}/attempts", headers=h(alice, EN), follow_redirects=False)
+    attempt_id = _attempt_id(r)
+    r = client.post(f"/test-attempts/{attempt_id}/submit", data=answer_form(session, attempt_id, world.version.id, 7),
+                    headers=h(alice, EN), follow_redirects=False)
+    assert r.status_code == 303, r.text
+    session.refresh(plan)
+    r = client.post(f"/rollout-plans/{plan.id}/edit", data={"pass_mark": "70", "max_attempts": "3", "note": "",
+                                                           "version": str(plan.version)}, headers=h(team.leader, EN, HX))
+    assert r.status_code == 422
+    assert field_errors(r.text) == {"pass_mark": "People took the test: its pass mark and attempts no longer change."}
+    # The note still changes (the pass mark and attempts sent as they are).
+    r = client.post(f"/rollout-plans/{plan.id}/edit", data={"pass_mark": "80", "max_attempts": "3",
+                                                           "note": "Retrain the ones below 80",
+                                                           "version": str(plan.version)}, headers=h(team.leader, EN, HX))
+    assert r.status_code == 200, r.text
+    session.refresh(plan)
+    assert (plan.pass_mark, plan.note) == (80, "Retrain the ones below 80")
+
+
 def test_the_leader_records_an_exception(client, session, world):
     team = world.team
     plan = plan_for(session, world)
