@@ -6,8 +6,10 @@ It creates a fresh database (PostgreSQL: `procopt_bench_pilots_<pid>` on BENCH_P
 `postgresql://postgres@127.0.0.1:5432/postgres`; SQLite: a temporary file), migrates it, loads the demo data (whose
 YH-LC01 pilot initiative is put back in the pilot phase), adds a fourth KPI and `--rows` observations of the four KPIs
 spread over the pilot's eight weeks (4 before, 2 during, 2 after), half of them team A (the scope), and plans a
-second pilot round on them. Then it times `pilots.service.evaluate` (the JSON and the page both call it): the
-median and the worst of 7 runs after one warm-up. Target: <= 300 ms. Exit status 1 when missed.
+second pilot round on them. Then it times `pilots.service.evaluate` (the JSON and the page both call it), each run
+in a unit of work of its own that commits: the first run (no day's moments kept yet: all computed from the rows,
+and kept), then the median and the worst of the 7 runs after it. Target: <= 300 ms (the median). Exit status 1 when
+missed.
 """
 
 from __future__ import annotations
@@ -126,18 +128,23 @@ def run(url: str, rows: int) -> float:
 
     pilot_id = seed(url, rows)
     engine = make_engine(url)
-    times = []
-    with Session(engine) as session:
-        result = service.evaluate(session, pilot_id)  # warm-up
-        counts = sum(k.before.count + k.during.count for k in result.kpis)
-        for _ in range(7):
+
+    def evaluate() -> tuple[float, int]:
+        """One evaluation in a unit of work of its own, committed, as a request does."""
+        with Session(engine) as session:
             t0 = time.perf_counter()
-            service.evaluate(session, pilot_id)
-            times.append((time.perf_counter() - t0) * 1000)
+            result = service.evaluate(session, pilot_id)
+            session.commit()
+            took = (time.perf_counter() - t0) * 1000
+        return took, sum(k.before.count + k.during.count + (k.after.count if k.after else 0) for k in result.kpis)
+
+    cold, counts = evaluate()  # nothing kept yet: every day's moments are computed (and kept)
+    times = [evaluate()[0] for _ in range(7)]
     engine.dispose()
     median = statistics.median(times)
     print(f"{url.split(':')[0]}: evaluation of 4 KPIs over {rows:,} observations ({counts:,} in the scope's "
-          f"windows): median {median:.0f} ms, worst {max(times):.0f} ms (target <= {TARGET_MS:.0f} ms)")
+          f"windows): first (nothing kept) {cold:.0f} ms; then median {median:.0f} ms, worst {max(times):.0f} ms "
+          f"(target <= {TARGET_MS:.0f} ms)")
     return median
 
 

@@ -1,5 +1,5 @@
 """KPI definitions, observations (ingested in all-or-nothing batches), alert rules, alerts and the
-per-period aggregate cache."""
+per-period aggregate cache and the per-day moments of label filters."""
 
 from __future__ import annotations
 
@@ -197,4 +197,23 @@ class KpiPeriodCache(SQLModel, table=True):
     max: float | None = None
     p50: float | None = None
     p95: float | None = None
+    computed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class KpiDayMoments(SQLModel, table=True):
+    """Per local day of closed days, the moments of a KPI's observations whose labels include a filter's
+    (count, sum, how many non-zero): the windows of a pilot's evaluation add them up instead of scanning the
+    rows again. `labels` is the SHA-256 of the filter as canonical JSON. Rows of a day are dropped when late data
+    for it arrives (with the period cache's, `series.invalidate_cache`); a closed day without observations is
+    kept with count 0."""
+
+    __tablename__ = "kpi_day_moments"
+
+    kpi_id: int = Field(foreign_key="kpis.id", ondelete="CASCADE", primary_key=True)
+    tz: str = Field(max_length=64, primary_key=True)
+    labels: str = Field(max_length=64, primary_key=True)
+    day: date = Field(primary_key=True)
+    count: int
+    sum: float
+    nonzero: int
     computed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

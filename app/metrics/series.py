@@ -1,5 +1,6 @@
 """Series and comparisons: SQL reads observations into polars frames, `aggregate` computes, closed periods
-are cached in `kpi_period_cache` and dropped again when late data for them arrives.
+are cached in `kpi_period_cache` (and the closed days' moments of a label filter, for windows, in
+`kpi_day_moments`) and dropped again when late data for them arrives.
 
 Reads never build one Python object per row on PostgreSQL (`COPY ... TO STDOUT` CSV straight into polars);
 elsewhere rows come in bounded chunks that are turned into frames one by one.
@@ -7,7 +8,10 @@ elsewhere rows come in bounded chunks that are turned into frames one by one.
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import io
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,13 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from app.core.config import get_settings
 from app.core.db import best_effort, utcnow
 from app.core.errors import RuleViolation
 from app.metrics import aggregate
-from app.metrics.models import Grain, Kpi, KpiPeriodCache, Observation, ObservationBatch
+from app.metrics.models import Grain, Kpi, KpiDayMoments, KpiPeriodCache, Observation, ObservationBatch
 
 STATS = ("count", "mean", "sum", "min", "max", "p50", "p95")
 READ_CHUNK_ROWS = 100_000
@@ -110,19 +114,22 @@ def _label_expr(name: str) -> sa.ColumnElement[Any]:
 
 
 def observations_frame(session: Session, kpi_ids: Sequence[int] | None, start: datetime | None,
-                       end: datetime | None, by: Sequence[str] = ()) -> pl.DataFrame:
-    """Observations (`kpi_id`, `ts` UTC, `value`, one string column per `by` label) in [start, end)."""
+                       end: datetime | None, by: Sequence[str] = (), labels: dict[str, str] | None = None
+                       ) -> pl.DataFrame:
+    """Observations (`kpi_id`, `ts` UTC, `value`, one string column per `by` label) in [start, end), only those
+    whose labels include all of `labels` when given."""
     schema = {**FRAME_SCHEMA, **dict.fromkeys(by, pl.String)}
     if kpi_ids is not None and not kpi_ids:
         return pl.DataFrame(schema=schema)
     session.flush()  # rows added in this unit of work are part of the answer
     if _is_postgres(session):
-        return _frame_copy(session, kpi_ids, start, end, by, schema)
-    return _frame_chunks(session, kpi_ids, start, end, by, schema)
+        return _frame_copy(session, kpi_ids, start, end, by, labels or {}, schema)
+    return _frame_chunks(session, kpi_ids, start, end, by, labels or {}, schema)
 
 
 def _frame_copy(session: Session, kpi_ids: Sequence[int] | None, start: datetime | None,
-                end: datetime | None, by: Sequence[str], schema: dict[str, Any]) -> pl.DataFrame:
+                end: datetime | None, by: Sequence[str], labels: dict[str, str], schema: dict[str, Any]
+                ) -> pl.DataFrame:
     where, params = ["TRUE"], []
     if kpi_ids is not None:
         where.append("kpi_id = ANY(%s)")
@@ -133,8 +140,11 @@ def _frame_copy(session: Session, kpi_ids: Sequence[int] | None, start: datetime
     if end is not None:
         where.append("ts < %s")
         params.append(end)
-    labels = "".join(", labels ->> %s" for _ in by)
-    sql = (f"COPY (SELECT kpi_id, (extract(epoch FROM ts) * 1000000)::int8, value{labels} "  # noqa: S608
+    for name, wanted in labels.items():
+        where.append("labels ->> %s = %s")
+        params += [name, wanted]
+    columns = "".join(", labels ->> %s" for _ in by)
+    sql = (f"COPY (SELECT kpi_id, (extract(epoch FROM ts) * 1000000)::int8, value{columns} "  # noqa: S608
            f"FROM observations WHERE {' AND '.join(where)}) TO STDOUT WITH (FORMAT csv)")
     raw = session.connection().connection.driver_connection
     buffer = io.BytesIO()
@@ -165,7 +175,8 @@ def ts_from_raw(session: Session) -> pl.Expr:
 
 
 def _frame_chunks(session: Session, kpi_ids: Sequence[int] | None, start: datetime | None,
-                  end: datetime | None, by: Sequence[str], schema: dict[str, Any]) -> pl.DataFrame:
+                  end: datetime | None, by: Sequence[str], labels: dict[str, str], schema: dict[str, Any]
+                  ) -> pl.DataFrame:
     stmt = sa.select(Observation.kpi_id, ts_raw(session), Observation.value, *(_label_expr(n) for n in by))
     if kpi_ids is not None:
         stmt = stmt.where(col(Observation.kpi_id).in_(list(kpi_ids)))
@@ -173,6 +184,7 @@ def _frame_chunks(session: Session, kpi_ids: Sequence[int] | None, start: dateti
         stmt = stmt.where(Observation.ts >= start)
     if end is not None:
         stmt = stmt.where(Observation.ts < end)
+    stmt = stmt.where(*_label_conditions(labels))
     raw_schema = {**schema, "ts": pl.String}
     result = session.connection().execute(
         stmt.execution_options(stream_results=True, yield_per=READ_CHUNK_ROWS))
@@ -265,17 +277,22 @@ def _store_cache(session: Session, computed: pl.DataFrame, missing: dict[int, li
             stats = {s: r[s] for s in STATS} if r else {"count": 0, **dict.fromkeys(STATS[1:])}
             rows.append({"kpi_id": kpi_id, "grain": q.grain, "tz": q.tz, "period_start": p,
                          "computed_at": now, **stats})
+    _insert_ignoring_conflicts(session, KpiPeriodCache, rows)
+
+
+def _insert_ignoring_conflicts(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """Write cache rows. A concurrent reader may have cached the same keys: theirs are as good as ours. A read
+    that cannot write its cache (SQLite, another connection wrote meanwhile) answers all the same."""
     dialect = session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(KpiPeriodCache)
-    # A concurrent reader may have cached the same periods: theirs are as good as ours. A read that cannot
-    # write its cache (SQLite, another connection wrote meanwhile) answers all the same.
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
     with best_effort(session):
         for i in range(0, len(rows), 1000):
             session.execute(insert.on_conflict_do_nothing(), rows[i:i + 1000])
 
 
 def invalidate_cache(session: Session, ranges: dict[int, tuple[datetime, datetime]]) -> None:
-    """Forget cached periods that new observations (UTC instants per KPI) fall into, in any time zone.
+    """Forget cached periods and day moments that new observations (UTC instants per KPI) fall into, in any
+    time zone.
 
     KPIs whose data cover the same days share one statement (a batch usually covers the same days)."""
     t = KpiPeriodCache.__table__.c  # Core columns: no ORM evaluation of the criteria against the session
@@ -283,11 +300,14 @@ def invalidate_cache(session: Session, ranges: dict[int, tuple[datetime, datetim
     for kpi_id, (low, high) in ranges.items():
         # No time zone is more than a day off UTC.
         groups.setdefault((low.date() - timedelta(days=1), high.date() + timedelta(days=1)), []).append(kpi_id)
+    m = KpiDayMoments.__table__.c
     for (first_day, last_day), kpi_ids in groups.items():
         session.connection().execute(KpiPeriodCache.__table__.delete().where(
             t.kpi_id.in_(sorted(kpi_ids)),
             sa.or_(*(sa.and_(t.grain == g, t.period_start.between(period_floor(first_day, g),
                                                                    period_floor(last_day, g))) for g in Grain))))
+        session.connection().execute(KpiDayMoments.__table__.delete().where(
+            m.kpi_id.in_(sorted(kpi_ids)), m.day.between(first_day, last_day)))
 
 
 def value_column(kpi: Kpi) -> str:
@@ -349,40 +369,114 @@ def compare(session: Session, kpi: Kpi, *, after: tuple[datetime, datetime],
 
 # ---------------------------------------------------------------- windows (pilots: before / during / after)
 
-def window_stats(session: Session, kpi_ids: Sequence[int], cuts: Sequence[datetime],
-                 labels: dict[str, str] | None = None, *, quantiles: Iterable[int] = ()
+MOMENTS = ("count", "sum", "nonzero")
+
+
+def window_stats(session: Session, kpi_ids: Sequence[int], days: Sequence[date], tz: str,
+                 labels: dict[str, str] | None = None, *, quantiles: Iterable[int] = (), now: datetime | None = None
                  ) -> dict[tuple[int, int], dict[str, float]]:
-    """Each KPI's statistics in the windows [cuts[0], cuts[1]), [cuts[1], cuts[2]), ... of its observations
-    whose labels include all of `labels`: {(kpi_id, window index): {stat: value}}, windows without observations
-    left out. The stats are `count`, `mean`, `sum`, `rate` (the share of non-zero values), and `p50`, `p95` for
-    the KPIs in `quantiles` (they cost a sort). PostgreSQL computes them in SQL (`percentile_cont` is polars'
-    linear quantile); elsewhere polars does, over the rows read."""
-    if not kpi_ids or len(cuts) < 2:
+    """Each KPI's statistics in the windows of local days [days[0], days[1]), [days[1], days[2]), ... of its
+    observations whose labels include all of `labels`: {(kpi_id, window index): {stat: value}}, windows without
+    observations left out. The stats are `count`, `mean`, `sum`, `rate` (the share of non-zero values), and `p50`,
+    `p95` for the KPIs in `quantiles`.
+
+    The moments come from per-day sums (`kpi_day_moments`: closed days are computed once and kept, today's and
+    later ones each time), so a window costs its days, not its rows. The quantiles cost a scan and a sort of the
+    rows: PostgreSQL's `percentile_cont` (polars' linear quantile), polars elsewhere."""
+    if not kpi_ids or len(days) < 2:
         return {}
     labels, quantiles = labels or {}, set(quantiles)
+    moments = _day_moments(session, list(kpi_ids), days[0], days[-1], tz, labels, local_date(now or utcnow(), tz))
+    out: dict[tuple[int, int], dict[str, float]] = {}
+    for (kpi_id, day), (n, total, nonzero) in moments.items():
+        if n:
+            w = bisect.bisect_right(days, day) - 1
+            got = out.setdefault((kpi_id, w), {"count": 0.0, "sum": 0.0, "nonzero": 0.0})
+            got["count"] += n
+            got["sum"] += total
+            got["nonzero"] += nonzero
+    for got in out.values():
+        got["mean"], got["rate"] = got["sum"] / got["count"], got.pop("nonzero") / got["count"]
+    if quantiles:
+        for key, q in _window_quantiles(session, sorted(quantiles & set(kpi_ids)), days, tz, labels).items():
+            if key in out:
+                out[key].update(q)
+    return out
+
+
+def _labels_key(labels: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(labels, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _day_moments(session: Session, kpi_ids: list[int], first: date, end: date, tz: str, labels: dict[str, str],
+                 today: date) -> dict[tuple[int, date], tuple[int, float, int]]:
+    """{(kpi_id, day): (count, sum, non-zero count)} for the local days in [first, end): the closed days (before
+    `today`) kept in `kpi_day_moments`, the missing ones and the open ones computed (and the missing closed ones
+    kept, unless data arrived meanwhile)."""
+    key = _labels_key(labels)
+    m = KpiDayMoments.__table__.c
+    kept = {(r[0], r[1]): (r[2], r[3], r[4]) for r in session.connection().execute(
+        sa.select(m.kpi_id, m.day, m.count, m.sum, m.nonzero).where(
+            m.kpi_id.in_(kpi_ids), m.tz == tz, m.labels == key, m.day >= first, m.day < end))}
+    closed = [first + timedelta(days=i) for i in range((min(end, max(today, first)) - first).days)]
+    missing = [(k, d) for k in kpi_ids for d in closed if (k, d) not in kept]
+    start = min([d for _, d in missing] + ([today] if today < end else []), default=None)
+    if start is None:
+        return kept
+    start = max(start, first)
+    batch_before = _last_batch_id(session)
+    computed = _computed_moments(session, kpi_ids, start, end, tz, labels)
+    if missing and _last_batch_id(session) == batch_before:  # no data arrived meanwhile: safe to keep
+        now = utcnow()
+        rows = [{"kpi_id": k, "tz": tz, "labels": key, "day": d, "computed_at": now,
+                 **dict(zip(MOMENTS, computed.get((k, d), (0, 0.0, 0)), strict=True))} for k, d in missing]
+        _insert_ignoring_conflicts(session, KpiDayMoments, rows)
+    return {**kept, **computed}
+
+
+def _computed_moments(session: Session, kpi_ids: list[int], first: date, end: date, tz: str,
+                      labels: dict[str, str]) -> dict[tuple[int, date], tuple[int, float, int]]:
+    start, stop = local_midnight(first, tz), local_midnight(end, tz)
     if not _is_postgres(session):
-        frame = observations_frame(session, kpi_ids, cuts[0], cuts[-1], by=sorted(labels))
-        for name, wanted in labels.items():
-            frame = frame.filter(pl.col(name) == wanted)
-        return aggregate.window_stats(frame, list(cuts), quantiles)
+        frame = observations_frame(session, kpi_ids, start, stop, labels=labels)
+        stats = (frame.with_columns(pl.col("ts").dt.convert_time_zone(tz).dt.date().alias("day"))
+                 .group_by("kpi_id", "day")
+                 .agg(pl.len().alias("count"), pl.col("value").sum().alias("sum"),
+                      (pl.col("value") != 0).sum().alias("nonzero")))
+        return {(r[0], r[1]): (int(r[2]), float(r[3]), int(r[4])) for r in stats.iter_rows()}
+    session.flush()
+    value = col(Observation.value)
+    day = sa.cast(sa.func.timezone(tz, Observation.ts), sa.Date).label("day")
+    stmt = (sa.select(Observation.kpi_id, day, sa.func.count(), sa.func.sum(value),
+                      sa.func.count().filter(value != 0))
+            .where(col(Observation.kpi_id).in_(kpi_ids), Observation.ts >= start, Observation.ts < stop,
+                   *_label_conditions(labels))
+            .group_by(Observation.kpi_id, sa.text("day")))
+    return {(r[0], r[1]): (int(r[2]), float(r[3]), int(r[4])) for r in session.connection().execute(stmt)}
+
+
+def _label_conditions(labels: dict[str, str]) -> list[sa.ColumnElement[bool]]:
+    # `labels ->> name = value` per label: a third cheaper per row than JSONB containment (`@>`)
+    return [col(Observation.labels)[name].as_string() == wanted for name, wanted in labels.items()]
+
+
+def _window_quantiles(session: Session, kpi_ids: list[int], days: Sequence[date], tz: str,
+                      labels: dict[str, str]) -> dict[tuple[int, int], dict[str, float]]:
+    """p50 and p95 of each KPI's observations per window (a scan and a sort of the rows)."""
+    if not kpi_ids:
+        return {}
+    cuts = [local_midnight(d, tz) for d in days]
+    if not _is_postgres(session):
+        frame = observations_frame(session, kpi_ids, cuts[0], cuts[-1], labels=labels)
+        stats = aggregate.window_stats(frame, cuts, set(kpi_ids))
+        return {key: {k: s[k] for k in ("p50", "p95")} for key, s in stats.items()}
     session.flush()
     window = sa.case(*((Observation.ts < cut, i) for i, cut in enumerate(cuts[1:])), else_=len(cuts) - 1)
     value = col(Observation.value)
-
-    def query(ids: Sequence[int], *columns: Any) -> sa.Select:
-        stmt = (sa.select(Observation.kpi_id, window.label("w"), *columns)
-                .where(col(Observation.kpi_id).in_(list(ids)), Observation.ts >= cuts[0], Observation.ts < cuts[-1])
-                .group_by(Observation.kpi_id, sa.text("w")))
-        # `labels ->> name = value` per label: a third cheaper per row than JSONB containment (`@>`)
-        return stmt.where(*(col(Observation.labels)[name].as_string() == wanted for name, wanted in labels.items()))
-
-    out: dict[tuple[int, int], dict[str, float]] = {}
-    rows = session.connection().execute(query(kpi_ids, sa.func.count(), sa.func.avg(value), sa.func.sum(value),
-                                              sa.func.avg(sa.case((value != 0, 1.0), else_=0.0))))
-    for kpi, w, n, mean, total, rate in rows:
-        out[(kpi, w)] = {"count": float(n), "mean": float(mean), "sum": float(total), "rate": float(rate)}
-    if quantiles:
-        cut = sa.func.percentile_cont(postgresql.array([0.5, 0.95])).within_group(value)
-        for kpi, w, (p50, p95) in session.connection().execute(query(sorted(quantiles), cut)):
-            out[(kpi, w)].update(p50=float(p50), p95=float(p95))
-    return out
+    cut = sa.func.percentile_cont(postgresql.array([0.5, 0.95])).within_group(value)
+    stmt = (sa.select(Observation.kpi_id, window.label("w"), cut)
+            .where(col(Observation.kpi_id).in_(kpi_ids), Observation.ts >= cuts[0], Observation.ts < cuts[-1],
+                   *_label_conditions(labels))
+            .group_by(Observation.kpi_id, sa.text("w")))
+    return {(kpi, w): {"p50": float(p50), "p95": float(p95)}
+            for kpi, w, (p50, p95) in session.connection().execute(stmt)}

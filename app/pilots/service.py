@@ -47,7 +47,7 @@ from app.issues.service import create_issue
 from app.metrics import aggregate
 from app.metrics.models import Aggregation, Kpi
 from app.metrics.schemas import LABEL_KEY_PATTERN
-from app.metrics.series import local_midnight, window_stats
+from app.metrics.series import window_stats
 from app.pilots.models import (
     Decision,
     Pilot,
@@ -488,7 +488,7 @@ def evaluate(session: Session, pilot_id: int, now: date | None = None) -> Evalua
     tz = get_settings().business_timezone
     rows = _kpi_rows(session, pilot.id)
     days = [w.before[0], w.before[1], w.during[1], *([w.after[1]] if w.after else [])]
-    stats = window_stats(session, [k.id for _, k in rows], [local_midnight(d, tz) for d in days], pilot.scope_labels,
+    stats = window_stats(session, [k.id for _, k in rows], days, tz, pilot.scope_labels,
                          quantiles=[k.id for _, k in rows if k.aggregation in (Aggregation.p50, Aggregation.p95)])
     names = ("before", "during", "after")[:len(days) - 1]
     out = []

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.metrics.models import Kpi
+from app.metrics.series import invalidate_cache
 from tests.factories import Factory
 from tests.initiatives.conftest import _fast_password_hashing  # noqa: F401  (many accounts: cheap hashing)
 from tests.metrics.helpers import SHANGHAI, add, make_kpi, percentile_cont
@@ -300,11 +301,55 @@ def test_too_few_at_the_threshold_and_an_empty_after(client, session, world):  #
     assert item["after"] == {"value": None, "count": 0, "too_few": True} and item["diff_rate_after"] is None
 
     # One fewer before (the observation a microsecond before the start goes): 29, too few.
+    # Whatever deletes observations forgets the cached days they were in, as the event logs' KPIs do.
     session.execute(sa.text("DELETE FROM observations WHERE kpi_id = :k AND value = 1000"), {"k": kpi.id})
+    invalidate_cache(session, {kpi.id: (midnight(start) - timedelta(microseconds=1),) * 2})
     item = evaluation(client, world, pid)["kpis"][0]
     assert item["before"]["count"] == 29 and item["before"]["too_few"] is True
     assert_matches(item, expected_kpi([o for o in obs if o[1] != 1000.0], windows, {"team": "A"}, "mean",
                                       "lower_is_better", 12))
+
+
+def test_closed_days_are_kept_and_late_data_is_counted(client, session, world):  # noqa: ANN001
+    """The first evaluation keeps each closed day's moments (count 0 for a day without observations); the next
+    one answers the same from them; an observation that arrives late for a closed day drops that day's and is
+    counted; today's observations are never kept (the day is not over)."""
+    today = shanghai_today()
+    start = today - timedelta(days=10)  # running: during is the start to today
+    kpi = make_kpi(session, world.team.leader, process_id=world.team.initiative.process_id, target=12)
+    obs: list[Obs] = [(midnight(start - timedelta(days=d)) + timedelta(hours=9), 20.0 + d, {"team": "A"})
+                      for d in range(1, 15) if d != 5]  # before: nothing on the 5th day back
+    obs += [(midnight(start + timedelta(days=d)) + timedelta(hours=h), 8.0 + h, {"team": "A"})
+            for d in range(11) for h in (1, 20)]  # during, today included
+    obs += [(midnight(start + timedelta(days=d)) + timedelta(hours=2), 500.0, {"team": "B"}) for d in range(10)]
+    store(session, world, kpi, obs)
+    pid = make_pilot(client, world, [{"kpi_id": kpi.id}], planned_start=start, baseline_weeks=2, actual_start=start)
+    windows = expected_windows(start, today + timedelta(days=1), 2, ended=False)
+    first = evaluation(client, world, pid)["kpis"][0]
+    assert_matches(first, expected_kpi(obs, windows, {"team": "A"}, "mean", "lower_is_better", 12))
+
+    kept = {r.day: (r.count, r.sum) for r in session.execute(sa.text(
+        "SELECT day, count, sum FROM kpi_day_moments WHERE kpi_id = :k"), {"k": kpi.id})}
+    kept = {date.fromisoformat(str(d)): v for d, v in kept.items()}
+    baseline_first = start - timedelta(days=14)
+    assert sorted(kept) == [baseline_first + timedelta(days=i) for i in range(24)]  # up to yesterday
+    assert kept[start - timedelta(days=5)] == (0, 0.0)
+    assert kept[start - timedelta(days=1)] == (1, 21.0) and kept[start] == (2, 8.0 + 1 + 8.0 + 20)
+    assert evaluation(client, world, pid)["kpis"][0] == first
+
+    # A late observation for a closed day of the baseline, and one for today.
+    late = [(midnight(start - timedelta(days=5)) + timedelta(hours=10), 90.0, {"team": "A"}),
+            (midnight(today) + timedelta(hours=22), 1.0, {"team": "A"})]
+    store(session, world, kpi, late)
+    again = evaluation(client, world, pid)["kpis"][0]
+    assert again["before"]["count"] == first["before"]["count"] + 1
+    assert again["during"]["count"] == first["during"]["count"] + 1
+    assert_matches(again, expected_kpi(obs + late, windows, {"team": "A"}, "mean", "lower_is_better", 12))
+    count = session.execute(sa.text("SELECT count FROM kpi_day_moments WHERE kpi_id = :k AND day = :d"),
+                            {"k": kpi.id, "d": start - timedelta(days=5)}).scalar_one()
+    assert count == 1
+    assert session.execute(sa.text("SELECT count(*) FROM kpi_day_moments WHERE kpi_id = :k AND day >= :d"),
+                           {"k": kpi.id, "d": today}).scalar_one() == 0
 
 
 def test_running_and_planned_pilots(client, session, world):  # noqa: ANN001
