@@ -298,7 +298,10 @@ def _plan_page(request: Request, session: Session, actor: User, plan_id: int, *,
     sessions = service.session_reads(session, service.list_sessions(session, plan.id))
     stored_sessions = {s.id: s for s in service.list_sessions(session, plan.id)}
     may_attend = {s.id: service.may_record_attendance(session, stored_sessions[s.id], actor) for s in sessions}
-    scope = service.person_statuses(session, plan) if team or any(may_attend.values()) else []
+    # Each person's standing is what the people and the sessions (attendance lists) show; the other sections, which
+    # load themselves again after every change, do without it (2,000 people: most of a section's time).
+    shows_people = block in (None, "people", "sessions")
+    scope = service.person_statuses(session, plan) if shows_people and (team or any(may_attend.values())) else []
     wave_departments = {w.id: set(w.department_ids) for w in read.waves}
     items = service.item_reads(session, service.list_items(session, plan.id))
     notices = service.notice_reads(session, service.list_notices(session, plan.id))
@@ -314,7 +317,7 @@ def _plan_page(request: Request, session: Session, actor: User, plan_id: int, *,
         "people": scope if team else [], "scope": scope, "sessions": sessions, "may_attend": may_attend,
         "wave_departments": wave_departments, "items": items, "notices": notices,
         "notice_waves": [w for w in read.waves if w.id not in noticed], "mine": mine,
-        "users": people_choices(session), "plan_departments": sorted({d.department_id for d in ready.departments}),
+        "users": people_choices(session) if block in (None, "people", "sessions", "checklist") else [], "plan_departments": sorted({d.department_id for d in ready.departments}),
         "deliveries": list(Delivery), "checklist_kinds": list(ChecklistKind),
         "export_lang": "zh_CN" if locale == "zh_CN" else "en",
         "may_done": {i.id: team or (i.owner is not None and i.owner.id == actor.id) for i in items},
