@@ -110,11 +110,10 @@ def run(url: str) -> bool:
     from fastapi.testclient import TestClient
     from sqlmodel import Session, select
 
-    from app.core.security import create_access_token
-    from app.main import create_app
-
     from app.core.db import make_engine
+    from app.core.security import create_access_token
     from app.departments.models import Department
+    from app.main import create_app
     from app.rollout import records, service
     from app.rollout.models import RolloutPlan
     from app.users.models import User
