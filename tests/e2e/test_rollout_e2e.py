@@ -112,7 +112,7 @@ def _session(page, title: str, held_on) -> None:  # noqa: ANN001
     expect(sessions.locator("article.ro-session", has_text=title)).to_be_visible()
     htmx_idle(page)
     article = sessions.locator("article.ro-session", has_text=title)
-    article.locator("summary").click()
+    article.locator("details.ro-attend > summary").click()
     article.locator("label.check", has_text=PERSON[2]).locator("input").check()
     article.locator("form.ro-attendance button[type=submit]").click()
     expect(sessions.locator("article.ro-session", has_text=title)).to_contain_text(
@@ -158,7 +158,16 @@ def test_a_rollout_from_plan_to_in_force(page, live_url, locale):  # noqa: ANN00
     legal = waves.locator("select[name=department_ids] option", has_text=re.compile(r"^legal ")).get_attribute("value")
     waves.locator("select[name=department_ids]").select_option(legal)
     waves.locator("#new-wave button[type=submit]").click()
-    expect(waves.locator("table.ro-waves tbody tr")).to_have_count(1)
+    expect(waves.locator("table.ro-waves tbody tr:not(.ro-edit-row)")).to_have_count(1)
+    htmx_idle(page)
+    # Its dates moved by a day, in place: the fold under the wave's row.
+    mark_document(page)
+    edit = waves.locator("tr.ro-edit-row details")
+    edit.locator("summary").click()
+    edit.locator("input[name=ends_on]").fill((today() + timedelta(days=5)).isoformat())
+    edit.locator("form[action$='/edit'] button[type=submit]").click()
+    expect(waves.locator("table.ro-waves")).to_contain_text((today() + timedelta(days=5)).isoformat())
+    assert not_reloaded(page)
     htmx_idle(page)
     expect(page.locator("#people")).to_contain_text(PERSON[2])  # the people loaded again on their own
     people = page.locator("#people tr[id^=person-]")
