@@ -11,6 +11,7 @@ modules here; its routers go in `app.routers`.
 from app.auth import models as auth_models
 from app.core import audit
 from app.departments import models as department_models
+from app.feedback import models as feedback_models
 from app.initiatives import models as initiative_models
 from app.issues import gates as issue_gates
 from app.issues import models as issue_models
@@ -35,9 +36,10 @@ from app.users import models as user_models
 
 # The layers, lowest first: each may import those before it (tests/test_layering.py).
 REGISTRIES = ("core", "users", "departments", "processes", "auth")
-METHOD_ORDER = ("initiatives", "survey", "issues", "raci", "measures", "metrics", "sops", "mining", "maps", "pilots", "rollout")
+METHOD_ORDER = ("initiatives", "survey", "issues", "raci", "measures", "metrics", "sops", "mining", "maps", "pilots", "rollout",
+                "feedback")
 
-TABLES = (auth_models, audit, department_models, initiative_models, issue_models, metric_models,
+TABLES = (auth_models, audit, department_models, feedback_models, initiative_models, issue_models, metric_models,
           measure_models, mining_models, pilot_models, process_models, raci_models, rollout_models, sop_models, survey_models,
           user_models)
 GATE_CRITERIA = (survey_gates, issue_gates, raci_gates, measure_gates, sop_gates, pilot_gates, rollout_gates)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__, routers
-from app.core import docs, health, http_errors
+from app.core import docs, health, http_errors, logs
 from app.core.config import PROJECT_ROOT, get_settings
 from app.core.middleware import BodyLimit, CatchAll, SecurityHeaders
 
@@ -54,6 +54,7 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())
+    logs.install()  # no client address in the access log of anonymous routes (app/core/logs.py)
     app = FastAPI(
         title="procopt",
         version=__version__,

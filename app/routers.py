@@ -12,7 +12,9 @@ from app import domains  # noqa: F401 - every table and gate criterion, before t
 from app import pages as shell_pages
 from app.auth import api as auth_api
 from app.auth import pages as auth_pages
+from app.core.logs import API_PREFIX
 from app.departments import api as departments_api
+from app.feedback import api as feedback_api
 from app.initiatives import api as initiatives_api
 from app.initiatives import pages as initiatives_pages
 from app.issues import api as issues_api
@@ -42,12 +44,13 @@ from app.users import pages as users_pages
 
 # The order is OpenAPI's order of the tags and the order routes are matched in.
 API = (processes_api, auth_api, users_api, departments_api, mining_api, metrics_api,
-       initiatives_api, survey_api, issues_api, raci_api, measures_api, sops_api, maps_api, pilots_api, rollout_api)
+       initiatives_api, survey_api, issues_api, raci_api, measures_api, sops_api, maps_api, pilots_api, rollout_api,
+       feedback_api)
 PAGES = (shell_pages, auth_pages, processes_pages, users_pages, mining_pages, metrics_pages,
          initiatives_pages, survey_pages, issues_pages, raci_pages, measures_pages,
          sops_pages, maps_pages, pilots_pages, rollout_pages)
 
-api_router = APIRouter(prefix="/api/v1")
+api_router = APIRouter(prefix=API_PREFIX)
 pages_router = APIRouter(include_in_schema=False)
 for _module in API:
     api_router.include_router(_module.router)

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(5, ge=1)
     login_max_failures_per_address: int = Field(20, ge=1)
     login_window_seconds: int = Field(900, ge=1)
+    # Anonymous feedback: posts per account and hour (a keyed hash of the account is kept for the hour, apart
+    # from the feedback); the response target: acknowledged within this many working days (Monday to Friday).
+    feedback_anonymous_per_hour: int = Field(5, ge=1)
+    feedback_ack_working_days: int = Field(2, ge=0, le=30)
     default_locale: Literal["en", "zh_CN"] = "en"
     business_timezone: str = "Asia/Shanghai"
     page_size_max: int = Field(200, ge=1, le=1000)

@@ -1,0 +1,128 @@
+"""Feedback (反馈渠道): `/feedback` (named), `/feedback/anonymous`, `/feedback/receipt` (the sender, without
+logging in), `/processes/{id}/feedback` and `/feedback/{id}/...` (the triage)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from app.auth.deps import CurrentActor, require_person, require_scope
+from app.core.db import SessionDep
+from app.core.etag import required_version, set_etag
+from app.core.ids import Id
+from app.core.logs import anonymous_route
+from app.core.openapi import TEAM_PATCH, TEAM_PROBLEMS
+from app.core.pagination import Cursor, page_window, set_link_header
+from app.feedback import service
+from app.feedback.models import FeedbackStatus
+from app.feedback.schemas import (
+    CloseRequest,
+    FeedbackCreate,
+    FeedbackPage,
+    FeedbackPosted,
+    FeedbackRead,
+    PromoteRequest,
+    ReceiptRead,
+    ReceiptRequest,
+    ReplyCreate,
+    ReplyRead,
+)
+
+router = APIRouter(tags=["feedback"])
+FEEDBACK = "feedback"
+POSTED = {429: {"description": "Too many anonymous posts this hour; see `Retry-After`"}, **TEAM_PROBLEMS}
+
+
+def _posted(fb, code: str) -> FeedbackPosted:  # noqa: ANN001
+    return FeedbackPosted(id=fb.id, receipt_code=code, status=fb.status, received_on=fb.received_on)
+
+
+@router.post("/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackPosted,
+             dependencies=[require_person()], responses=POSTED)
+def post_named(data: FeedbackCreate, session: SessionDep, actor: CurrentActor):
+    """Send feedback on a process or a step of its SOP in force, with your name (the team sees who sent it)."""
+    fb, code = service.post(session, data, actor.user, anonymous=False)
+    return _posted(fb, code)
+
+
+@router.post(anonymous_route("/feedback/anonymous"), status_code=status.HTTP_201_CREATED, response_model=FeedbackPosted,
+             dependencies=[require_person()], responses=POSTED)
+def post_anonymous(data: FeedbackCreate, session: SessionDep, actor: CurrentActor):
+    """Send feedback anonymously. Nothing stored with it names you: no account, no address, no user agent, the
+    day only (not the time), no audit record, and its access-log line has no client address. Follow it with the
+    receipt code (shown once). What procopt cannot protect: the text itself (in a small department the wording
+    can give you away) and, for one hour, a keyed hash of your account that limits anonymous posts
+    (FEEDBACK_ANONYMOUS_PER_HOUR), kept apart from the feedback."""
+    fb, code = service.post(session, data, actor.user, anonymous=True)
+    return _posted(fb, code)
+
+
+@router.post("/feedback/receipt", response_model=ReceiptRead, responses={404: {"description": "Unknown code"}})
+def read_receipt(data: ReceiptRequest, session: SessionDep):
+    """The sender's view by the receipt code, without logging in: the state and the team's replies. The code
+    goes in the body (a URL would be written to access logs)."""
+    return service.receipt(session, data.code)
+
+
+@router.get("/processes/{process_id}/feedback", response_model=FeedbackPage, dependencies=[require_scope("read")],
+            responses=TEAM_PROBLEMS)
+def list_feedback(process_id: Id, request: Request, response: Response, session: SessionDep, actor: CurrentActor,
+                  status_: Annotated[FeedbackStatus | None, Query(alias="status")] = None,
+                  limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None):
+    """The process's feedback, newest first, for its owner and the team of an initiative on it; `overdue` marks
+    what was not acknowledged in time."""
+    after = Cursor.decode(cursor, ("id",), (Id,)).values[0] if cursor else None
+    rows = service.list_feedback(session, process_id, actor.user, status=status_, limit=limit + 1, after_id=after)
+    rows, next_cursor = page_window(rows, limit, lambda f: Cursor(("id",), (f.id,)))
+    set_link_header(request, response, next_cursor)
+    return FeedbackPage(items=service.to_reads(session, rows), next_cursor=next_cursor)
+
+
+def _one(session, response: Response, fb) -> FeedbackRead:  # noqa: ANN001
+    set_etag(response, FEEDBACK, fb.id, fb.version)
+    return service.to_reads(session, [fb])[0]
+
+
+@router.get("/feedback/{feedback_id}", response_model=FeedbackRead, dependencies=[require_scope("read")],
+            responses=TEAM_PROBLEMS)
+def read_feedback(feedback_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
+    return _one(session, response, service.read_one(session, feedback_id, actor.user))
+
+
+@router.post("/feedback/{feedback_id}/acknowledge", response_model=FeedbackRead,
+             dependencies=[require_scope("write")], responses=TEAM_PATCH)
+def acknowledge(feedback_id: Id, request: Request, session: SessionDep, actor: CurrentActor, response: Response):
+    """Say it was received and is being looked at (the response target counts until then). `If-Match`."""
+    fb = service.acknowledge(session, feedback_id, actor.user,
+                             expected_version=required_version(request, FEEDBACK, feedback_id))
+    return _one(session, response, fb)
+
+
+@router.post("/feedback/{feedback_id}/replies", status_code=status.HTTP_201_CREATED, response_model=ReplyRead,
+             dependencies=[require_scope("write")], responses=TEAM_PROBLEMS)
+def reply(feedback_id: Id, data: ReplyCreate, session: SessionDep, actor: CurrentActor):
+    """A reply the sender reads with the receipt code ("you said, we did"); the first one acknowledges."""
+    r = service.reply(session, feedback_id, data, actor.user)
+    return service.reply_read(session, r)
+
+
+@router.post("/feedback/{feedback_id}/close", response_model=FeedbackRead, dependencies=[require_scope("write")],
+             responses=TEAM_PATCH)
+def close(feedback_id: Id, data: CloseRequest, request: Request, session: SessionDep, actor: CurrentActor,
+          response: Response):
+    """Close it with a reason the sender reads. `If-Match`."""
+    fb = service.close(session, feedback_id, data, actor.user,
+                       expected_version=required_version(request, FEEDBACK, feedback_id))
+    return _one(session, response, fb)
+
+
+@router.post("/feedback/{feedback_id}/promote", response_model=FeedbackRead, dependencies=[require_scope("write")],
+             responses=TEAM_PATCH)
+def promote(feedback_id: Id, data: PromoteRequest, request: Request, session: SessionDep, actor: CurrentActor,
+            response: Response):
+    """Make it a problem (source: feedback) of an initiative on the same process whose team you are on; the
+    feedback keeps the link (`issue_id`). `If-Match`."""
+    fb = service.promote(session, feedback_id, data, actor.user,
+                         expected_version=required_version(request, FEEDBACK, feedback_id))
+    return _one(session, response, fb)
