@@ -87,6 +87,8 @@ def _one(session, response: Response, fb) -> FeedbackRead:  # noqa: ANN001
 @router.get("/feedback/{feedback_id}", response_model=FeedbackRead, dependencies=[require_scope("read")],
             responses=TEAM_PROBLEMS)
 def read_feedback(feedback_id: Id, session: SessionDep, actor: CurrentActor, response: Response):
+    """One feedback with its replies, for the triagers; an anonymous one names no one. The `ETag` is for the
+    triage's `If-Match`."""
     return _one(session, response, service.read_one(session, feedback_id, actor.user))
 
 
