@@ -15,6 +15,7 @@ from app.auth import pages as auth_pages
 from app.core.logs import API_PREFIX
 from app.departments import api as departments_api
 from app.feedback import api as feedback_api
+from app.feedback import pages as feedback_pages
 from app.initiatives import api as initiatives_api
 from app.initiatives import pages as initiatives_pages
 from app.issues import api as issues_api
@@ -48,7 +49,7 @@ API = (processes_api, auth_api, users_api, departments_api, mining_api, metrics_
        feedback_api)
 PAGES = (shell_pages, auth_pages, processes_pages, users_pages, mining_pages, metrics_pages,
          initiatives_pages, survey_pages, issues_pages, raci_pages, measures_pages,
-         sops_pages, maps_pages, pilots_pages, rollout_pages)
+         sops_pages, maps_pages, pilots_pages, rollout_pages, feedback_pages)
 
 api_router = APIRouter(prefix=API_PREFIX)
 pages_router = APIRouter(include_in_schema=False)

@@ -52,7 +52,16 @@ def _hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-def _version_in_force(session: Session, process_id: int) -> SopVersion | None:
+def per_hour() -> int:
+    return get_settings().feedback_anonymous_per_hour
+
+
+def steps_of(v: SopVersion | None) -> list[Any]:
+    """The steps of a version (those feedback may name), in order."""
+    return [s for s in sops.content_of(v).steps if s.id] if v is not None else []
+
+
+def version_in_force(session: Session, process_id: int) -> SopVersion | None:
     sop = sops.sop_of_process(session, process_id)
     current = sops.sop_read(session, sop).current_version_id if sop else None
     return session.get(SopVersion, current) if current else None
@@ -67,7 +76,7 @@ def _step_name(v: SopVersion | None, step_id: str | None) -> str | None:
 def post(session: Session, data: FeedbackCreate, actor: User, *, anonymous: bool) -> tuple[Feedback, str]:
     """Send feedback; the receipt code is returned once. Anonymous: no account, no audit record, the day only."""
     get_process(session, data.process_id)
-    v = _version_in_force(session, data.process_id)
+    v = version_in_force(session, data.process_id)
     if data.step_id is not None and _step_name(v, data.step_id) is None:
         raise rule("Choose a step of the process's SOP version in force.", "step_id", "unknown_step")
     if anonymous:
