@@ -86,3 +86,16 @@ def workbook_bytes(wb: Any) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def table_xlsx(sheet: str, title: str, rows: Iterable[list[Any]], widths: list[int],
+               wrap: Callable[[int], bool] = lambda _column: True) -> bytes:
+    """A one-sheet workbook: `write_table` with its title line, the header row frozen."""
+    from openpyxl import Workbook  # ~0.1 s to import: loaded when a spreadsheet is written
+
+    wb = Workbook(write_only=False)
+    ws = wb.active
+    ws.title = sheet[:31]
+    write_table(ws, title, rows, widths, wrap=wrap)
+    ws.freeze_panes = "A3"
+    return workbook_bytes(wb)

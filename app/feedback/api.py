@@ -14,7 +14,8 @@ from app.core.ids import Id
 from app.core.logs import anonymous_route
 from app.core.openapi import TEAM_PATCH, TEAM_PROBLEMS
 from app.core.pagination import Cursor, page_window, set_link_header
-from app.feedback import service
+from app.core.spreadsheets import XLSX_TYPE, ExportFormat, ExportLang
+from app.feedback import records, service
 from app.feedback.models import FeedbackStatus
 from app.feedback.schemas import (
     CloseRequest,
@@ -28,6 +29,7 @@ from app.feedback.schemas import (
     ReplyCreate,
     ReplyRead,
 )
+from app.processes.service import get_process
 
 router = APIRouter(tags=["feedback"])
 FEEDBACK = "feedback"
@@ -77,6 +79,25 @@ def list_feedback(process_id: Id, request: Request, response: Response, session:
     rows, next_cursor = page_window(rows, limit, lambda f: Cursor(("id",), (f.id,)))
     set_link_header(request, response, next_cursor)
     return FeedbackPage(items=service.to_reads(session, rows), next_cursor=next_cursor)
+
+
+@router.get("/processes/{process_id}/feedback/export", dependencies=[require_scope("read")],
+            responses={**TEAM_PROBLEMS, 200: {"content": {"text/csv": {}, XLSX_TYPE: {}},
+                                          "description": "The process's feedback as a file"}})
+def export_feedback(process_id: Id, session: SessionDep, actor: CurrentActor,
+                    status_: Annotated[FeedbackStatus | None, Query(alias="status")] = None,
+                    format: ExportFormat = ExportFormat.xlsx, lang: ExportLang = ExportLang.zh_CN) -> Response:
+    """The process's feedback (newest first, at most 10,000) as CSV (UTF-8 with BOM) or XLSX, with column names and
+    values in Simplified Chinese or English; an anonymous one's sender reads "anonymous"."""
+    process = get_process(session, process_id)
+    items = service.to_reads(session, service.list_feedback(session, process.id, actor.user, status=status_,
+                                                             limit=10_000))
+    name = f"feedback-{process.code}-{lang.value}.{format.value}"
+    if format == ExportFormat.csv:
+        body, media = records.to_csv(items, lang.value), "text/csv; charset=utf-8"
+    else:
+        body, media = records.to_xlsx(items, lang.value, f"{process.code} {process.name}"), XLSX_TYPE
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _one(session, response: Response, fb) -> FeedbackRead:  # noqa: ANN001

@@ -139,6 +139,7 @@ def _triage_page(request: Request, session: Session, actor: User, process_id: in
                                     .order_by(col(Initiative.id).desc())))
     return render(request, "feedback/triage.html", {
         "process": process, "items": items, "initiatives": initiatives, "errors": errors or {}, "status": status,
+        "export_lang": "zh_CN" if negotiate(request) == "zh_CN" else "en",
         "statuses": list(FeedbackStatus), "problem_categories": [c for c in FeedbackCategory
                                                                  if c != FeedbackCategory.suggestion]},
         status_code=status_code)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from app.core.spreadsheets import csv_bytes, workbook_bytes, write_table
+from app.core.spreadsheets import csv_bytes, table_xlsx
 
 Lang = Literal["en", "zh_CN"]
 
@@ -56,12 +56,5 @@ def to_csv(rows: list[RecordRow], lang: Lang) -> bytes:
 
 
 def to_xlsx(rows: list[RecordRow], lang: Lang, title: str) -> bytes:
-    from openpyxl import Workbook  # ~0.1 s to import: loaded when a spreadsheet is written
-
-    wb = Workbook(write_only=False)
-    ws = wb.active
-    ws.title = TITLE[lang][:31]
-    write_table(ws, f"{TITLE[lang]} - {title}", export_rows(rows, lang), [20, 18, 18, 26, 12, 10, 10, 10, 12, 20],
-                wrap=lambda _c: False)
-    ws.freeze_panes = "A3"
-    return workbook_bytes(wb)
+    return table_xlsx(TITLE[lang], f"{TITLE[lang]} - {title}", export_rows(rows, lang),
+                      [20, 18, 18, 26, 12, 10, 10, 10, 12, 20], wrap=lambda _c: False)

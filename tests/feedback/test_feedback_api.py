@@ -259,3 +259,32 @@ def test_the_receipt_look_up_takes_the_code_in_the_body_only(client, team):  # n
     r = client.post(f"{API}/feedback/receipt?code={code}", json={})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "code"
     assert client.post(f"{API}/feedback/receipt", json={"code": code}).status_code == 200
+
+
+def test_the_export_in_both_languages_names_no_anonymous_sender(client, session, team):  # noqa: ANN001
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    pid = team.initiative.process_id
+    _post(client, team.outsider, pid, anonymous=True, category="risk", text="=HYPERLINK(\"x\") 绕过审批")
+    _post(client, team.member, pid, category="quality", text="表单字段重复")
+    url = f"{API}/processes/{pid}/feedback/export"
+    lead = Factory.bearer(team.leader)
+    r = client.get(url, params={"format": "csv", "lang": "zh_CN"}, headers=lead)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["编号", "提交日期", "类别"] and len(rows) == 3
+    by_text = {row[4]: row for row in rows[1:]}
+    assert by_text["表单字段重复"][5] == team.member.display_name and by_text["表单字段重复"][2] == "质量"
+    anonymous = next(row for row in rows[1:] if row[2] == "风险")
+    assert anonymous[5] == "匿名" and anonymous[4].startswith("'=")  # never a formula
+    assert team.outsider.display_name not in r.content.decode("utf-8-sig")
+    r = client.get(url, params={"format": "xlsx", "lang": "en", "status": "new"}, headers=lead)
+    assert r.status_code == 200
+    ws = load_workbook(io.BytesIO(r.content)).active
+    assert [c.value for c in ws[2]][:3] == ["No.", "Received on", "Category"] and ws.max_row == 4
+    assert {ws.cell(row=i, column=6).value for i in (3, 4)} == {"anonymous", team.member.display_name}
+    for user in (team.outsider, team.viewer, team.other_lead):
+        assert client.get(url, headers=Factory.bearer(user)).status_code == 403
