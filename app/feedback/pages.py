@@ -57,13 +57,8 @@ def _processes(session: Session) -> list[Process]:
 
 def _form_page(request: Request, session: Session, values: dict[str, Any], errors: dict[str, str] | None = None,
                status_code: int = 200) -> Response:
-    steps: list[Any] = []
-    if values.get("process_id"):
-        try:
-            v = service.version_in_force(session, number(values["process_id"]))
-        except (TypeError, ValueError):
-            v = None
-        steps = service.steps_of(v)
+    process_id = number(values.get("process_id"))  # what is not an id has no steps (and no query)
+    steps = service.steps_of(service.version_in_force(session, process_id)) if isinstance(process_id, int) else []
     return render(request, "feedback/new.html", {
         "processes": _processes(session), "steps": steps, "categories": list(FeedbackCategory), "values": values,
         "errors": errors or {}, "per_hour": service.per_hour()}, status_code=status_code)

@@ -42,6 +42,11 @@ def test_send_named_and_anonymous_then_follow_and_triage(client, session, team):
     r = client.get(f"/feedback/new?process={pid}", headers=_h(team.outsider, ZH))
     assert r.status_code == 200 and "匿名" in r.text and 'lang="zh-CN"' in r.text
 
+    for bad in ("abc", "１２", "9" * 30):  # not an id: the form without steps, never a database error
+        assert client.get("/feedback/new", params={"process": bad}, headers=_h(team.outsider)).status_code == 200
+    r = client.post("/feedback", data={"process_id": "abc", "category": "risk", "text": "x"}, headers=_h(team.outsider))
+    assert r.status_code == 422 and "process_id" in _errors(r.text)
+
     form = {"process_id": str(pid), "category": "risk", "text": ""}
     r = client.post("/feedback/anonymous", data=form, headers=_h(team.outsider))
     assert r.status_code == 422 and _errors(r.text) == {"text": "This field is required."}
