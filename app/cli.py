@@ -1,4 +1,4 @@
-"""The `procopt` command: serve, migrate, create-user, demo, backup, restore."""
+"""The `procopt` command: serve, migrate, create-user, demo, backup, restore, publish-feedback-kpis."""
 
 from __future__ import annotations
 
@@ -109,6 +109,29 @@ def cmd_restore(args: argparse.Namespace) -> None:
     print(f"procopt: restored {done.file} into {done.database} (migration {', '.join(done.heads)})")
 
 
+def cmd_publish_feedback_kpis(args: argparse.Namespace) -> None:
+    # imported by the command that runs: `procopt --help` and the other commands start without it
+    from app.core.db import get_engine
+    from app.feedback.service import publish_all_kpis
+    from app.users.service import get_by_email
+
+    _settings_or_exit()
+    with Session(get_engine()) as session:
+        actor = get_by_email(session, args.as_)
+        if actor is None or not actor.is_active:
+            sys.exit(f"procopt: no active account {args.as_}")
+        try:
+            done = publish_all_kpis(session, actor, args.process or None)
+            session.commit()
+        except AppError as exc:
+            sys.exit(f"procopt: {exc.detail}")
+    for code, result in done.items():
+        state = f"{len(result.batches)} batch(es) written" if result.batches else "unchanged"
+        print(f"procopt: {code}: {', '.join(result.kpis) or 'no KPI'}; {result.weeks} weeks, {state}")
+    if not done:
+        print("procopt: no feedback to publish")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="procopt", description="procopt: process optimization service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +149,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--name", help="display name (default: the email's local part)")
     p.add_argument("--department", help="department code")
     p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser("publish-feedback-kpis", help="publish the feedback counts per week and category as KPI "
+                       "observations (daily, from cron: anonymous posts never publish themselves)")
+    p.add_argument("--as", dest="as_", required=True, metavar="EMAIL",
+                   help="the account that publishes: an administrator, or a triager of the processes named")
+    p.add_argument("--process", action="append", metavar="CODE", help="only this process (repeatable)")
+    p.set_defaults(func=cmd_publish_feedback_kpis)
 
     p = sub.add_parser("serve", help="serve the app with uvicorn")
     p.add_argument("--host")

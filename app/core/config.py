@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # from the feedback); the response target: acknowledged within this many working days (Monday to Friday).
     feedback_anonymous_per_hour: int = Field(5, ge=1)
     feedback_ack_working_days: int = Field(2, ge=0, le=30)
+    # The file a feedback may carry (PNG, JPEG, PDF or plain text), at most this many bytes.
+    feedback_attachment_max_bytes: int = Field(5 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     default_locale: Literal["en", "zh_CN"] = "en"
     business_timezone: str = "Asia/Shanghai"
     page_size_max: int = Field(200, ge=1, le=1000)

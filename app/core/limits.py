@@ -68,6 +68,9 @@ def route_limits() -> list[tuple[str, str, RouteLimit]]:
         ("POST", r"/metrics/upload", upload(MAX_CSV_BYTES)),
         ("POST", rf"(/api/v1)?/initiatives/{_ID}/survey/import", upload(TABLE1_MAX_BYTES)),
         ("POST", rf"(/api/v1)?/initiatives/{_ID}/raci/import", upload(MAX_IMPORT_BYTES)),
+        # feedback with its one file: the API's upload, and the pages' form (text and file together)
+        ("POST", r"/api/v1/feedback/attachment|/feedback|/feedback/anonymous",
+         upload(settings.feedback_attachment_max_bytes)),
     ]
     default = settings.body_max_bytes
     return [(method, pattern, RouteLimit(limit.max_bytes, limit.shown, limit.upload,

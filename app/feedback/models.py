@@ -70,6 +70,22 @@ class FeedbackReply(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+class FeedbackAttachment(SQLModel, table=True):
+    """The one file a feedback carries (PNG, JPEG, PDF or plain text, its type told by its content). Of an anonymous
+    feedback: named `attachment.<ext>` (never as uploaded) and cleaned of the metadata a library can remove;
+    like the feedback, it keeps no time of its own."""
+
+    __tablename__ = "feedback_attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    feedback_id: int = Field(foreign_key="feedback.id", ondelete="CASCADE", unique=True)
+    name: str = Field(max_length=200)
+    media_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64, description="Of the bytes kept (for an anonymous one: after cleaning).")
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+
+
 class FeedbackThrottle(SQLModel, table=True):
     """Anonymous posts per poster and window: `key` is HMAC-SHA256(secret key, account id, window start); rows of
     ended windows are deleted by the next anonymous post."""

@@ -1,12 +1,13 @@
-"""Feedback pages: send feedback (named or anonymous: two buttons of one form, each posting to its route), the
-receipt code shown once, the sender's page by the code (no login), and the process's feedback for its triagers
+"""Feedback pages: send feedback with a file or not (named or anonymous: two buttons of one multipart form, each
+posting to its route), the receipt code shown once, the sender's page by the code (no login) with the file's
+download, and the process's feedback for its triagers
 (acknowledge, reply, close, promote to a problem). The rules are the service's, with the API's schemas."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
@@ -17,9 +18,10 @@ from app.core.forms import ERROR_MESSAGES, FormData, field_text, number, parse_f
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
 from app.core.labels import LABELS, N_
+from app.core.limits import format_size
 from app.core.logs import anonymous_route
 from app.core.templating import redirect, render
-from app.feedback import service
+from app.feedback import attachments, service
 from app.feedback.models import FeedbackCategory, FeedbackStatus
 from app.feedback.schemas import CloseRequest, FeedbackCreate, PromoteRequest, ReceiptRequest, ReplyCreate
 from app.initiatives.models import Initiative
@@ -42,9 +44,15 @@ FORM_MESSAGES = {
     ("step_id", "unknown_step"): N_("Choose a step of the process's SOP version in force."),
     ("initiative_id", "unknown_initiative"): N_("Choose an initiative on the feedback's process."),
     ("category", "missing"): N_("Choose the problem's category: a suggestion has none."),
+    ("file", "file_empty"): N_("The file is empty."),
+    ("file", "file_type"): N_("Only PNG, JPEG, PDF and plain text (UTF-8) files are accepted."),
+    ("file", "file_unreadable"): N_("The file cannot be read as the type its content says (or it is protected)."),
 }
+FILE_TOO_LARGE = N_("The file is larger than %(limit)s.")
+FILE_AGAIN = N_("Choose the file again: a browser does not keep it when the form comes back.")
 STALE = N_("Someone else changed this meanwhile; it is shown again as it is now.")
-FIELDS = ("process_id", "step_id", "category", "text")
+FIELDS = ("process_id", "step_id", "category", "text", "file")
+OptionalFile = Annotated[UploadFile | None, File()]
 
 
 def _gettext(request: Request):  # noqa: ANN202
@@ -61,7 +69,8 @@ def _form_page(request: Request, session: Session, values: dict[str, Any], error
     steps = service.steps_of(service.version_in_force(session, process_id)) if isinstance(process_id, int) else []
     return render(request, "feedback/new.html", {
         "processes": _processes(session), "steps": steps, "categories": list(FeedbackCategory), "values": values,
-        "errors": errors or {}, "per_hour": service.per_hour()}, status_code=status_code)
+        "errors": errors or {}, "per_hour": service.per_hour(),
+        "max_file": format_size(service.max_attachment_bytes())}, status_code=status_code)
 
 
 @router.get("/feedback/new")
@@ -69,8 +78,25 @@ def new_feedback(request: Request, session: SessionDep, actor: CurrentActor, pro
     return _form_page(request, session, {"process_id": process, "category": FeedbackCategory.efficiency.value})
 
 
-def _send(request: Request, session: Session, actor: User, form: dict[str, Any], *, anonymous: bool) -> Response:
+def _upload(file: UploadFile | None) -> service.Upload | None:
+    """The form's file, or None when none was chosen (a browser sends an empty part without a name)."""
+    if file is None:
+        return None
+    upload = service.Upload(file.filename or "", file.file.read(service.max_attachment_bytes() + 1))
+    return upload if upload.name or upload.data else None
+
+
+def _file_errors(exc: RuleViolation, gettext) -> dict[str, str]:  # noqa: ANN001
+    errors = refusal_errors(exc, gettext, FIELDS, FORM_MESSAGES)
+    if any(e.get("type") == "file_too_large" for e in exc.errors or []):
+        errors["file"] = gettext(FILE_TOO_LARGE) % {"limit": format_size(service.max_attachment_bytes())}
+    return errors
+
+
+def _send(request: Request, session: Session, actor: User, form: dict[str, Any], file: UploadFile | None, *,
+          anonymous: bool) -> Response:
     gettext = _gettext(request)
+    upload = _upload(file)
     values = {k: field_text(form, k) for k in ("process_id", "step_id", "category")}
     values["text"] = str(form.get("text", "")).strip()
     data: dict[str, Any] = {"category": values["category"] or None, "text": values["text"],
@@ -81,24 +107,29 @@ def _send(request: Request, session: Session, actor: User, form: dict[str, Any],
     if parsed is not None:
         try:
             with undo_on_error(session):
-                fb, code = service.post(session, parsed, actor, anonymous=anonymous)
+                fb, code = service.post(session, parsed, actor, anonymous=anonymous, file=upload)
         except (RuleViolation, NotFound) as exc:
-            errors = (refusal_errors(exc, gettext, FIELDS, FORM_MESSAGES) if isinstance(exc, RuleViolation)
+            errors = (_file_errors(exc, gettext) if isinstance(exc, RuleViolation)
                       else {"process_id": gettext(ERROR_MESSAGES["missing"])})
         else:
             # The code is shown on this answer only (never in a URL: a redirect would put it in logs).
-            return render(request, "feedback/sent.html", {"code": code, "anonymous": anonymous, "fb": fb})
+            return render(request, "feedback/sent.html", {"code": code, "anonymous": anonymous, "fb": fb,
+                                                          "file": upload is not None})
+    if upload is not None and "file" not in errors:
+        errors["file"] = gettext(FILE_AGAIN)
     return _form_page(request, session, values, errors, status_code=422)
 
 
 @router.post("/feedback")
-def send_named(request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
-    return _send(request, session, actor.user, form, anonymous=False)
+def send_named(request: Request, session: SessionDep, actor: CurrentActor, form: FormData,
+               file: OptionalFile = None) -> Response:
+    return _send(request, session, actor.user, form, file, anonymous=False)
 
 
 @router.post(anonymous_route("/feedback/anonymous", api=False))
-def send_anonymous(request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
-    return _send(request, session, actor.user, form, anonymous=True)
+def send_anonymous(request: Request, session: SessionDep, actor: CurrentActor, form: FormData,
+                   file: OptionalFile = None) -> Response:
+    return _send(request, session, actor.user, form, file, anonymous=True)
 
 
 # ---------------------------------------------------------------- the sender, by the receipt code
@@ -116,10 +147,19 @@ def receipt_page(request: Request, session: SessionDep, form: FormData) -> Respo
     if parsed is not None:
         try:
             return render(request, "feedback/receipt.html", {"receipt": service.receipt(session, parsed.code),
-                                                             "errors": {}})
+                                                             "code": parsed.code, "errors": {}})
         except NotFound:
             errors = {"code": gettext(N_("No feedback has this receipt code."))}
     return render(request, "feedback/receipt.html", {"receipt": None, "errors": errors}, status_code=422)
+
+
+@router.post("/feedback/receipt/attachment")
+def receipt_attachment(request: Request, session: SessionDep, form: FormData) -> Response:
+    """The feedback's file for its sender, by the code (posted, never in the URL), as a download."""
+    parsed, _ = parse_form(ReceiptRequest, {"code": field_text(form, "code")}, _gettext(request))
+    if parsed is None:
+        raise NotFound(N_("No feedback has this receipt code."))
+    return attachments.download(service.attachment_by_code(session, parsed.code))
 
 
 # ---------------------------------------------------------------- the triage

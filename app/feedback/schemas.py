@@ -39,6 +39,15 @@ class ReplyRead(BaseModel):
     created_at: datetime
 
 
+class AttachmentRead(BaseModel):
+    """The file a feedback carries (its content by the download routes)."""
+
+    name: str = Field(description="For an anonymous feedback `attachment.<ext>`, never the name it was sent with.")
+    media_type: str = Field(examples=["image/png"])
+    size: int = Field(description="Bytes kept (an anonymous one's after its metadata was removed).")
+    sha256: str
+
+
 class FeedbackRead(BaseModel):
     """The feedback as the process's owner and team see it: an anonymous one names no one."""
 
@@ -61,6 +70,7 @@ class FeedbackRead(BaseModel):
     close_reason: str | None
     issue_id: int | None = Field(description="The problem of an initiative it was promoted to.")
     replies: list[ReplyRead]
+    attachment: AttachmentRead | None = Field(None, description="Downloaded by `GET /feedback/{id}/attachment`.")
     version: int
 
 
@@ -85,6 +95,8 @@ class ReceiptRead(BaseModel):
     close_reason: str | None
     promoted: bool
     replies: list[ReplyRead]
+    attachment: AttachmentRead | None = Field(None, description="Downloaded by `POST /feedback/receipt/attachment` "
+                                                                "with the code.")
 
 
 class ReplyCreate(_In):
@@ -101,3 +113,14 @@ class PromoteRequest(_In):
                               description="The problem's title; by default the feedback's first 200 characters.")
     category: ProblemCategory | None = Field(None, description="The problem's category; by default the feedback's "
                                                                "(a suggestion needs one).")
+
+
+class FeedbackKpis(BaseModel):
+    """What a publication of the process's feedback counts did."""
+
+    kpis: list[str] = Field(description="The KPI codes published (`<PROCESS>-FB-<CATEGORY>`), one per category "
+                                        "with feedback.")
+    weeks: int = Field(description="ISO weeks published, from the first feedback's to this one.")
+    observations: int = Field(description="Values published: weeks times categories.")
+    batches: list[int] = Field(description="The observation batches written; none when the counts were "
+                                           "published as they are already.")
