@@ -378,20 +378,28 @@ def file_name(v: SopVersionRead, lang: Lang, ext: str) -> str:
 # ---------------------------------------------------------------- DOCX
 
 def to_docx(doc: Document) -> bytes:
+    return docx_bytes(doc.title, doc.lang, [(doc.text["version_block"], doc.facts), (doc.text["signoff"], doc.signoff)],
+                      doc.parts)
+
+
+def docx_bytes(title: str, lang: Lang, blocks: list[tuple[str, list[tuple[str, str]]]], parts: list[Part]) -> bytes:
+    """A Word document: the title, blocks of facts (a heading over a two-column table each), then the parts (a
+    heading, lines, a table, sub-parts), in fonts that show Chinese in Word and WPS. The SOP and the quarterly
+    review are written with it."""
     # python-docx loads lxml and its template package (~0.1 s): imported when a document is written
     from docx import Document as new_docx
     from docx.shared import Pt
 
     d = new_docx()
-    _fonts(d, doc.lang)
+    _fonts(d, lang)
     d.styles["Table Grid"].font.size = Pt(9)
-    d.core_properties.title = doc.title
-    d.core_properties.language = doc.html_lang
-    d.add_heading(doc.title, 0)
-    for heading, facts in ((doc.text["version_block"], doc.facts), (doc.text["signoff"], doc.signoff)):
+    d.core_properties.title = title
+    d.core_properties.language = "zh-CN" if lang == "zh_CN" else "en"
+    d.add_heading(title, 0)
+    for heading, facts in blocks:
         d.add_heading(heading, 1)
         _facts(d, facts)
-    for part in doc.parts:
+    for part in parts:
         _docx_part(d, part, 1)
     buf = io.BytesIO()
     d.save(buf)

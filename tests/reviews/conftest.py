@@ -1,0 +1,1 @@
+from tests.initiatives.conftest import _fast_password_hashing, ifactory, team  # noqa: F401
