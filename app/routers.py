@@ -34,6 +34,10 @@ from app.processes import api as processes_api
 from app.processes import pages as processes_pages
 from app.raci import api as raci_api
 from app.raci import pages as raci_pages
+from app.reviews import api as reviews_api
+from app.reviews import pages as reviews_pages
+from app.risks import api as risks_api
+from app.risks import pages as risks_pages
 from app.rollout import api as rollout_api
 from app.rollout import pages as rollout_pages
 from app.sops import api as sops_api
@@ -46,10 +50,10 @@ from app.users import pages as users_pages
 # The order is OpenAPI's order of the tags and the order routes are matched in.
 API = (processes_api, auth_api, users_api, departments_api, mining_api, metrics_api,
        initiatives_api, survey_api, issues_api, raci_api, measures_api, sops_api, maps_api, pilots_api, rollout_api,
-       feedback_api)
+       feedback_api, risks_api, reviews_api)
 PAGES = (shell_pages, auth_pages, processes_pages, users_pages, mining_pages, metrics_pages,
          initiatives_pages, survey_pages, issues_pages, raci_pages, measures_pages,
-         sops_pages, maps_pages, pilots_pages, rollout_pages, feedback_pages)
+         sops_pages, maps_pages, pilots_pages, rollout_pages, feedback_pages, risks_pages, reviews_pages)
 
 api_router = APIRouter(prefix=API_PREFIX)
 pages_router = APIRouter(include_in_schema=False)

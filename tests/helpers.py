@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from html import unescape
 from typing import Any
 
 import pytest
@@ -179,3 +180,9 @@ def wait_until_blocked(engine: sa.Engine, thread: threading.Thread, table: str, 
             if waiting:
                 return
             time.sleep(0.02)
+
+
+def field_errors(html: str) -> dict[str, str]:
+    """A page form's field messages by field name (`components/field_error.html`)."""
+    return {m.group(1): unescape(m.group(2))
+            for m in re.finditer(r'<p class="field-error" id="([\w.-]+)-error">([^<]*)</p>', html)}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from app.demo.yh_lc01 import load as load_yh_lc01
+from app.demo.yh_lc01_feedback import load_feedback
 from app.demo.yh_lc01_pilot import load_pilot
+from app.demo.yh_lc01_review import load_reviews
 from app.demo.yh_lc01_rollout import load_rollout
 from app.demo.yh_lc01_sop import load_sop
 from app.demo.yh_lc02 import load_yh_lc02
@@ -15,6 +17,7 @@ from app.metrics.demo import load_metrics
 from app.processes.schemas import ProcessCreate
 from app.processes.service import create_process
 from app.raci.demo import load_raci
+from app.risks.demo import load_risks
 from app.users.models import Role, User
 from app.users.schemas import UserCreate
 from app.users.service import create_user, get_by_email
@@ -92,7 +95,10 @@ def load(session: Session) -> None:
     load_sop(session)  # from the whole chain: survey, problems, RACI, KPIs, countermeasures
     load_pilot(session)  # V1.0 on team A: Table 3's row
     load_rollout(session)  # V1.1 in two waves: operations and product live, technology retraining
+    load_feedback(session)  # its feedback channel: named and anonymous, replied, a problem, one overdue
+    load_reviews(session)  # last quarter's review: findings, decisions, the next one planned
     load_yh_lc02(session)  # an SOP with control-point rules, and an event log checked against them
+    load_risks(session)  # YH-LC02's control-point risks; the pilot's seeded risks reviewed
 
 
 def load_initiatives(session: Session) -> None:

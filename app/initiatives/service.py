@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from app.core.audit import AuditRecord, history, record
 from app.core.calendar import today
 from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation, field_error, rule
+from app.core.events import emit
 from app.core.ids import Id
 from app.core.labels import N_
 from app.core.pagination import Cursor, page_window
@@ -177,6 +178,7 @@ def create_initiative(session: Session, data: InitiativeCreate, actor: User) -> 
         session.add(InitiativeMember(initiative_id=ini.id, user_id=m.user_id, project_role=m.project_role))
     session.flush()
     record(session, actor, "create", "initiative", ini.id, None, snapshot(session, ini))
+    emit("initiative_created", session, initiative=ini, actor=actor)  # later domains' part (app.core.events)
     return ini
 
 
@@ -388,6 +390,32 @@ def back_to_design(session: Session, initiative_id: int, data: BackToDesignReque
     # The phase being left keeps its actual dates (for the record) until it starts again.
     ini.current_phase = Phase.design
     return _bump(session, ini, actor, "back_to_design", before, reason=data.reason)
+
+
+def start_at_design(session: Session, initiative_id: int, reason: str, actor: User) -> Initiative:
+    """A new round on a standard in force (opened by a quarterly review) starts at design: its diagnosis and
+    root cause are the review's, so those phases are done today and phases 3-6 are planned from today. Only for
+    an initiative still in its diagnosis; the leader or an administrator."""
+    ini = get_initiative(session, initiative_id)
+    require_manage(session, actor, ini)
+    if ini.current_phase != Phase.diagnosis:
+        raise rule("Only an initiative still in its diagnosis can start at design.", "phase", "phase_order")
+    before = snapshot(session, ini)
+    rows = phases_of(session, ini.id)
+    now = today()
+    for phase in (Phase.diagnosis, Phase.root_cause):
+        row = rows[phase]
+        row.planned_start, row.planned_end, row.actual_start, row.actual_end = now, now, now, now
+        bump(row)
+        session.add(row)
+    for phase, p_start, p_end in default_plan(now, PHASES[Phase.design.index:]):
+        row = rows[phase]
+        row.planned_start, row.planned_end = p_start, p_end
+        row.actual_start = now if phase == Phase.design else None
+        bump(row)
+        session.add(row)
+    ini.current_phase = Phase.design
+    return _bump(session, ini, actor, "start_at_design", before, reason=reason)
 
 
 # ---------------------------------------------------------------- reads

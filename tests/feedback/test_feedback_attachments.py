@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import re
-from html import unescape
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +19,7 @@ from app.core.config import get_settings
 from app.core.limits import FORM_ROOM
 from app.feedback.models import Feedback, FeedbackAttachment
 from tests.factories import Factory
+from tests.helpers import field_errors
 
 API = "/api/v1"
 SECRET = "Zhang San"  # what the files' metadata say of their maker
@@ -52,10 +52,6 @@ def _pdf_with_author() -> bytes:
     w.write(out)
     return out.getvalue()
 
-
-def _errors(html: str) -> dict[str, str]:
-    return {m.group(1): unescape(m.group(2))
-            for m in re.finditer(r'<p class="field-error" id="([\w.-]+)-error">([^<]*)</p>', html)}
 
 
 def _code(html: str) -> str:
@@ -189,7 +185,7 @@ def test_wrong_types_and_broken_files_are_refused_at_the_field_with_nothing_writ
             r = client.post(path, data=_form(pid), files={"file": (name, data, "image/png")},
                             headers={**Factory.bearer(team.member), "Accept-Language": "en"})
             assert r.status_code == 422, (name, r.text)
-            assert "file" in _errors(r.text), (name, _errors(r.text))
+            assert "file" in field_errors(r.text), (name, field_errors(r.text))
         r = client.post(f"{API}/feedback", headers=Factory.bearer(team.member),
                         json={"process_id": pid, "category": "risk", "text": "x"})
         code = r.json()["receipt_code"]
@@ -202,7 +198,7 @@ def test_wrong_types_and_broken_files_are_refused_at_the_field_with_nothing_writ
     # Another field wrong with a good file: the form says to choose the file again.
     r = client.post("/feedback", data=_form(pid, text=""), files={"file": ("a.png", _png_with_text(), "image/png")},
                     headers={**Factory.bearer(team.member), "Accept-Language": "en"})
-    assert r.status_code == 422 and set(_errors(r.text)) == {"text", "file"}
+    assert r.status_code == 422 and set(field_errors(r.text)) == {"text", "file"}
 
 
 def test_too_large_a_file_is_refused_with_nothing_written(client, session, team, monkeypatch):  # noqa: ANN001
@@ -212,7 +208,7 @@ def test_too_large_a_file_is_refused_with_nothing_written(client, session, team,
     assert 4096 < len(text) < 4096 + FORM_ROOM
     r = client.post("/feedback/anonymous", data=_form(pid), files={"file": ("log.txt", text, "text/plain")},
                     headers={**Factory.bearer(team.member), "Accept-Language": "en"})
-    assert r.status_code == 422 and _errors(r.text)["file"] == "The file is larger than 4 KiB."
+    assert r.status_code == 422 and field_errors(r.text)["file"] == "The file is larger than 4 KiB."
     r = client.post(f"{API}/feedback/anonymous", headers=Factory.bearer(team.member),
                     json={"process_id": pid, "category": "risk", "text": "x"})
     code = r.json()["receipt_code"]

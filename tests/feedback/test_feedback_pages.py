@@ -5,13 +5,13 @@ triage page for the triagers only."""
 from __future__ import annotations
 
 import re
-from html import unescape
 
 from sqlmodel import func, select
 
 from app.feedback.models import Feedback, FeedbackReply
 from app.issues.models import Issue
 from tests.factories import Factory
+from tests.helpers import field_errors
 
 EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
@@ -24,10 +24,6 @@ def _h(user, lang=EN) -> dict[str, str]:  # noqa: ANN001
 def _count(session, model) -> int:  # noqa: ANN001
     return session.exec(select(func.count()).select_from(model)).one()
 
-
-def _errors(html: str) -> dict[str, str]:
-    return {m.group(1): unescape(m.group(2))
-            for m in re.finditer(r'<p class="field-error" id="([\w.-]+)-error">([^<]*)</p>', html)}
 
 
 def _code(html: str) -> str:
@@ -45,13 +41,13 @@ def test_send_named_and_anonymous_then_follow_and_triage(client, session, team):
     for bad in ("abc", "１２", "9" * 30):  # not an id: the form without steps, never a database error
         assert client.get("/feedback/new", params={"process": bad}, headers=_h(team.outsider)).status_code == 200
     r = client.post("/feedback", data={"process_id": "abc", "category": "risk", "text": "x"}, headers=_h(team.outsider))
-    assert r.status_code == 422 and "process_id" in _errors(r.text)
+    assert r.status_code == 422 and "process_id" in field_errors(r.text)
 
     form = {"process_id": str(pid), "category": "risk", "text": ""}
     r = client.post("/feedback/anonymous", data=form, headers=_h(team.outsider))
-    assert r.status_code == 422 and _errors(r.text) == {"text": "This field is required."}
+    assert r.status_code == 422 and field_errors(r.text) == {"text": "This field is required."}
     r = client.post("/feedback", data={**form, "text": "x", "step_id": "nope"}, headers=_h(team.outsider))
-    assert r.status_code == 422 and "step_id" in _errors(r.text)
+    assert r.status_code == 422 and "step_id" in field_errors(r.text)
     assert _count(session, Feedback) == 0
 
     r = client.post("/feedback/anonymous", data={**form, "text": "大额订单绕过了财务审批"}, headers=_h(team.outsider))
@@ -69,7 +65,7 @@ def test_send_named_and_anonymous_then_follow_and_triage(client, session, team):
     assert team.outsider.display_name in r.text  # the named one
     anonymous = session.exec(select(Feedback).where(Feedback.anonymous)).one()
     r = client.post(f"/feedback/{anonymous.id}/replies", data={"text": ""}, headers=_h(team.leader))
-    assert r.status_code == 422 and _errors(r.text) == {"text": "This field is required."}
+    assert r.status_code == 422 and field_errors(r.text) == {"text": "This field is required."}
     r = client.post(f"/feedback/{anonymous.id}/replies", data={"text": "已安排财务复核"}, headers=_h(team.leader),
                     follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].endswith(f"#feedback-{anonymous.id}")
@@ -86,7 +82,7 @@ def test_send_named_and_anonymous_then_follow_and_triage(client, session, team):
 
     # The sender, without logging in, by the code.
     r = client.post("/feedback/receipt", data={"code": "nope"})
-    assert r.status_code == 422 and _errors(r.text) == {"code": "No feedback has this receipt code."}
+    assert r.status_code == 422 and field_errors(r.text) == {"code": "No feedback has this receipt code."}
     r = client.post("/feedback/receipt", data={"code": code}, headers=ZH)
     assert r.status_code == 200 and "已安排财务复核" in r.text and "大额订单绕过了财务审批" in r.text
     assert client.get("/feedback/receipt").status_code == 200

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from html import unescape
 from typing import Any
 
 from app.rollout import service
@@ -21,12 +19,6 @@ def h(user, *extra: dict[str, str]) -> dict[str, str]:  # noqa: ANN001
     for e in extra:
         out.update(e)
     return out
-
-
-def field_errors(html: str) -> dict[str, str]:
-    """The form's field messages by field name."""
-    return {m.group(1): unescape(m.group(2))
-            for m in re.finditer(r'<p class="field-error" id="([\w.-]+)-error">([^<]*)</p>', html)}
 
 
 def bank(session, version_id: int) -> dict[int, dict[str, Any]]:  # noqa: ANN001

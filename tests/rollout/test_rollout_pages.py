@@ -24,9 +24,10 @@ from app.rollout.models import (
     TrainingSession,
 )
 from app.rollout.schemas import SessionCreate
+from tests.helpers import field_errors
 from tests.initiatives.conftest import _fast_password_hashing  # noqa: F401
 from tests.rollout.factories import RolloutWorld, plan_for, rollout_world, ten_questions
-from tests.rollout.page_helpers import EN, HX, ZH, answer_form, field_errors, h
+from tests.rollout.page_helpers import EN, HX, ZH, answer_form, h
 
 
 @pytest.fixture
