@@ -41,7 +41,7 @@ def backend_url(backend: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _worker_database(url: str, *, create: bool) -> None:
+def worker_database(url: str, *, create: bool) -> None:
     """Create (or drop) a worker's own PostgreSQL database, beside TEST_DATABASE_URL's."""
     name = sa.make_url(url).database
     admin = sa.create_engine(sa.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT",
@@ -65,7 +65,7 @@ def engine(backend: str) -> Iterator[sa.Engine]:
     url = backend_url(backend)
     own = backend == "postgresql" and bool(WORKER)
     if own:
-        _worker_database(url, create=True)
+        worker_database(url, create=True)
     else:
         downgrade(url, "base")  # a database left by an earlier run starts clean
     upgrade(url)
@@ -75,7 +75,7 @@ def engine(backend: str) -> Iterator[sa.Engine]:
     core_db.set_engine(None)
     eng.dispose()
     if own:
-        _worker_database(url, create=False)
+        worker_database(url, create=False)
 
 
 @pytest.fixture

@@ -11,8 +11,10 @@ import re
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from tests.conftest import worker_database
 from tests.e2e.server import chromium_missing_reason, launch_browser, live_server
 
 DESKTOP = {"width": 1280, "height": 800}
@@ -32,6 +34,23 @@ def _browser_available() -> None:
 def live_url(_browser_available: None) -> Iterator[str]:
     with live_server() as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def live_url_postgres(_browser_available: None) -> Iterator[str]:
+    """A second live server on PostgreSQL (a database of its own beside TEST_DATABASE_URL's, dropped after), for
+    the flows that must hold on both databases; skipped without TEST_DATABASE_URL."""
+    if not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("TEST_DATABASE_URL is not set")
+    url = sa.make_url(os.environ["TEST_DATABASE_URL"])
+    url = url.set(database=f"{url.database}_e2e_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
+    rendered = url.render_as_string(hide_password=False)
+    worker_database(rendered, create=True)
+    try:
+        with live_server(database_url=rendered) as base:
+            yield base
+    finally:
+        worker_database(rendered, create=False)
 
 
 @pytest.fixture(scope="session")

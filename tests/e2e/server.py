@@ -48,10 +48,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(timeout: float = 30.0) -> Iterator[str]:
-    """Yield the base URL of a running server with demo data; stop it and remove its files after."""
+def live_server(timeout: float = 30.0, database_url: str | None = None) -> Iterator[str]:
+    """Yield the base URL of a running server with demo data; stop it and remove its files after. The database is
+    a fresh SQLite file, or `database_url` (an empty database the caller made and drops)."""
     tmp = Path(tempfile.mkdtemp(prefix="procopt-e2e-"))
-    url = f"sqlite:///{tmp / 'e2e.db'}"
+    url = database_url or f"sqlite:///{tmp / 'e2e.db'}"
     env = {**os.environ, "DATABASE_URL": url, "PROCOPT_ENV": "development", "LOG_LEVEL": "warning"}
     env.pop("TEST_DATABASE_URL", None)
     port = free_port()

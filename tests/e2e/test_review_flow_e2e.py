@@ -1,7 +1,8 @@
 """Phase 6 end to end in a real browser, in both languages: an anonymous feedback (zh-CN) with its receipt code,
 the owner's reply and the feedback made a problem (en), the sender reading the reply by the code without logging
 in, the quarterly review showing the feedback and the problem (zh-CN), its meeting record deciding a new round
-(en), and that round opened as an initiative at design with the finding as its problem."""
+(en), and that round opened as an initiative at design with the finding as its problem. On SQLite, and on
+PostgreSQL when TEST_DATABASE_URL is set (a server of its own)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,23 @@ from playwright.sync_api import expect
 
 from app.core.calendar import today
 from app.reviews import service
-from tests.e2e.conftest import login
+from tests.e2e.conftest import DESKTOP, login
 from tests.e2e.server import LEAD
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def flow(request, browser, console):  # noqa: ANN001, ANN201
+    """A page on the server of the database asked for, and that server's URL."""
+    base = request.getfixturevalue("live_url" if request.param == "sqlite" else "live_url_postgres")
+    context = browser.new_context(base_url=base, viewport=DESKTOP, locale="en-US")
+    context.set_default_timeout(5000)
+    p = context.new_page()
+    p.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    p.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+    yield p, base
+    context.close()
 
 
 def _lang(page, base: str, locale: str) -> None:  # noqa: ANN001
@@ -23,7 +37,8 @@ def _lang(page, base: str, locale: str) -> None:  # noqa: ANN001
     page.context.add_cookies([{"name": "procopt_lang", "value": locale, "url": base + "/"}])
 
 
-def test_anonymous_feedback_to_a_new_round_through_the_quarterly_review(page, live_url, console) -> None:  # noqa: ANN001
+def test_anonymous_feedback_to_a_new_round_through_the_quarterly_review(flow, console) -> None:  # noqa: ANN001
+    page, live_url = flow
     text = "高峰期人工审核排队太久，客户在群里投诉 (e2e 复盘)"
     login(page, "member@example.com", "demo-member-2026")
     _lang(page, live_url, "zh_CN")
