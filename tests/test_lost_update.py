@@ -236,6 +236,10 @@ CASES = {
                              etag_from="post"),
     "checklist item": Case("rollout_checklist", _checklist_item, ({"text": "race one"}, {"text": "race two"}),
                            etag_from="post"),
+    "risk": Case("risks", _simple("risks", "/api/v1/risks/{id}"),
+                 ({"description": "race one"}, {"description": "race two"})),
+    "review": Case("reviews", _simple("reviews", "/api/v1/reviews/{id}", "status = 'planned'"),
+                   ({"notes": "race one"}, {"notes": "race two"})),
 }
 
 
