@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -81,14 +81,20 @@ def message_for(error_type: str, gettext, fallback: str, ctx: dict[str, Any] | N
     return gettext(msgid) if msgid else fallback
 
 
-def parse_form(schema: type[M], data: dict[str, Any], gettext) -> tuple[M | None, dict[str, str]]:  # noqa: ANN001
+def parse_form(schema: type[M], data: dict[str, Any], gettext,  # noqa: ANN001
+               value_messages: Mapping[str, str] | None = None) -> tuple[M | None, dict[str, str]]:
+    """`data` validated with `schema`, or its errors by field (`__all__` for a model validator's). A schema's
+    own checks (`ValueError("a wave ends on or after its start")`) are shown in the words `value_messages`
+    gives them (their text -> msgid), in the reader's language."""
     try:
         return schema.model_validate(data), {}
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "__all__"
-            errors.setdefault(field, message_for(err["type"], gettext, err["msg"], err.get("ctx")))
+            own = (value_messages or {}).get(str(err["msg"]).removeprefix("Value error, "))
+            errors.setdefault(field, gettext(own) if own else message_for(err["type"], gettext, err["msg"],
+                                                                          err.get("ctx")))
         return None, errors
 
 
@@ -107,15 +113,25 @@ class Submitted(Generic[R]):
 
 def submit(session: Session, gettext, schema: type[M], values: dict[str, Any],  # noqa: ANN001
            call: Callable[[M], R], *, stale: str | None = None,
-           refused: tuple[type[AppError], ...] = (RuleViolation, Conflict)) -> Submitted[R]:
+           refused: tuple[type[AppError], ...] = (RuleViolation, Conflict),
+           fields: tuple[str, ...] | None = None, messages: Mapping[tuple[str, str], str] | None = None,
+           value_messages: Mapping[str, str] | None = None, checks: dict[str, str] | None = None) -> Submitted[R]:
     """A page form's round, the way the API does it: `values` validated with the API's `schema`, then
     `call(data)` (the service) in `undo_on_error`, so a refused call leaves nothing behind and the page can
     show the form again from the database as it was. The service's `refused` errors become the form's
     errors in the reader's language; a stale version becomes `stale` (the message to show), or goes on to
-    the error page when the form has none. Anything else (403, 404) goes on to the error page too."""
-    data, errors = parse_form(schema, values, gettext)
-    if data is None:
-        return Submitted(errors=errors)
+    the error page when the form has none. Anything else (403, 404) goes on to the error page too.
+
+    A form that shows its messages at its own `fields` passes them: a message for no field of the form goes
+    on top of it (`__all__`), and a refusal is worded by `messages` ((field, type) -> msgid, see
+    `refusal_errors`). `checks` are the page's own findings from reading the form (a date that is not one),
+    shown together with the schema's; `value_messages` words the schema's own checks (`parse_form`)."""
+    data, errors = parse_form(schema, values, gettext, value_messages)
+    errors = {**errors, **(checks or {})}
+    if data is None or errors:
+        if fields is not None:
+            errors = _onto(errors, fields)
+        return Submitted(errors=errors or {"__all__": gettext(ERROR_MESSAGES["value_error"])})
     try:
         with undo_on_error(session):
             return Submitted(result=call(data))
@@ -124,7 +140,17 @@ def submit(session: Session, gettext, schema: type[M], values: dict[str, Any],  
             raise
         return Submitted(errors={"__all__": stale}, stale=True)
     except refused as exc:
-        return Submitted(errors=service_errors(exc, gettext))
+        if fields is None:
+            return Submitted(errors=service_errors(exc, gettext))
+        return Submitted(errors=refusal_errors(exc, gettext, fields, messages or {}))
+
+
+def _onto(errors: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:
+    """Messages at the form's fields; one for no field of the form goes on top of it."""
+    shown: dict[str, str] = {}
+    for key, text in errors.items():
+        shown.setdefault(key if key in fields else "__all__", text)
+    return shown
 
 
 def service_errors(exc: AppError, gettext) -> dict[str, str]:  # noqa: ANN001

@@ -47,7 +47,7 @@ from app.feedback.schemas import (
     ReplyRead,
 )
 from app.initiatives.models import Initiative
-from app.initiatives.service import can_edit, user_refs
+from app.initiatives.service import on_process_team, user_refs
 from app.issues.models import IssueSource
 from app.issues.schemas import IssueCreate
 from app.issues.service import create_issue
@@ -223,10 +223,7 @@ def may_triage(session: Session, process: Process, actor: User) -> bool:
     """The process's owner, administrators, and the team (not viewers) of an initiative on the process."""
     if actor.role == Role.admin or process.owner_id == actor.id:
         return True
-    if actor.role == Role.viewer:
-        return False
-    return any(can_edit(session, actor, ini)
-               for ini in session.exec(select(Initiative).where(Initiative.process_id == process.id)))
+    return on_process_team(session, actor, process.id)
 
 
 def _triager(session: Session, fb: Feedback, actor: User) -> Process:

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from app.auth.deps import CurrentActor
 from app.core.calendar import today
 from app.core.db import SessionDep, undo_on_error
-from app.core.errors import Conflict, NotFound, PreconditionFailed, RuleViolation
+from app.core.errors import Conflict, NotFound, RuleViolation
 from app.core.forms import (
     FormData,
     Submitted,
@@ -32,8 +32,8 @@ from app.core.forms import (
     field_ids,
     field_text,
     number,
-    parse_form,
     refusal_errors,
+    submit,
     version,
 )
 from app.core.i18n import gettext_for, negotiate
@@ -127,22 +127,10 @@ def _gettext(request: Request):  # noqa: ANN202
 
 def _submit(session: Session, gettext, schema: type[M], data: dict[str, Any], call: Callable[[M], Any],  # noqa: ANN001
             fields: tuple[str, ...], errors: dict[str, str] | None = None) -> Submitted:
-    """`app.core.forms.submit` with the pilot's messages, and the page's own checks (`errors`, from reading the
-    form) shown together with the schema's."""
-    parsed, schema_errors = parse_form(schema, data, gettext)
-    errors = {**schema_errors, **(errors or {})}
-    if errors or parsed is None:
-        shown: dict[str, str] = {}
-        for key, text in errors.items():  # a message for no field of the form goes on top of it
-            shown.setdefault(key if key in fields else "__all__", text)
-        return Submitted(errors=shown)
-    try:
-        with undo_on_error(session):
-            return Submitted(result=call(parsed))
-    except PreconditionFailed:
-        return Submitted(errors={"__all__": gettext(STALE)}, stale=True)
-    except (RuleViolation, Conflict) as exc:
-        return Submitted(errors=refusal_errors(exc, gettext, fields, FORM_MESSAGES))
+    """`app.core.forms.submit` with the pilot's messages at the form's `fields`, and the page's own checks
+    (`errors`, from reading the form) shown together with the schema's."""
+    return submit(session, gettext, schema, data, call, fields=fields, checks=errors, messages=FORM_MESSAGES,
+                  stale=gettext(STALE))
 
 
 def parse_labels(raw: str) -> dict[str, str] | None:

@@ -15,9 +15,9 @@ from sqlmodel import Session, col, select
 
 from app.auth.deps import CurrentActor
 from app.core.db import SessionDep, undo_on_error
-from app.core.errors import Forbidden, PreconditionFailed, RuleViolation
+from app.core.errors import Forbidden, PreconditionFailed
 from app.core.extensions import Section, extends
-from app.core.forms import FormData, Submitted, as_list, field_text, number, refusal_errors, submit, version
+from app.core.forms import FormData, Submitted, as_list, field_text, number, submit, version
 from app.core.i18n import gettext_for, negotiate
 from app.core.ids import Id
 from app.core.labels import FLASH, LABELS, N_
@@ -77,12 +77,8 @@ def shown(gettext):  # noqa: ANN001, ANN201
 
 
 def _submit(session: Session, gettext, schema: type, data: dict[str, Any], call) -> Submitted:  # noqa: ANN001
-    """`app.core.forms.submit`, with the service's refusals at their fields in the register's own wording: the
-    refusal leaves the savepoint (nothing written) and is read here."""
-    try:
-        return submit(session, gettext, schema, data, call, stale=gettext(STALE), refused=())
-    except RuleViolation as exc:
-        return Submitted(errors=refusal_errors(exc, gettext, FIELDS, FORM_MESSAGES))
+    """`app.core.forms.submit`, with the service's refusals at their fields in the register's own wording."""
+    return submit(session, gettext, schema, data, call, stale=gettext(STALE), fields=FIELDS, messages=FORM_MESSAGES)
 
 
 # ---------------------------------------------------------------- choices

@@ -36,8 +36,7 @@ from app.core.forms import (
     field_ids,
     field_text,
     number,
-    parse_form,
-    refusal_errors,
+    submit,
     version,
 )
 from app.core.i18n import gettext_for, negotiate
@@ -151,43 +150,12 @@ def _gettext(request: Request):  # noqa: ANN202
 
 # ---------------------------------------------------------------- forms
 
-def _field(raw: str) -> str:
-    return raw.lstrip(".").split(".")[0]
-
-
-def _schema_errors(schema: type[M], data: dict[str, Any], gettext) -> tuple[M | None, dict[str, str]]:  # noqa: ANN001
-    """`parse_form`, with the schema's own checks (its model validators, `__all__`) in the reader's words."""
-    parsed, errors = parse_form(schema, data, gettext)
-    if parsed is None:
-        try:
-            schema.model_validate(data)
-        except Exception as exc:  # noqa: BLE001 - the same ValidationError, read for its messages
-            for err in getattr(exc, "errors", list)():
-                msg = str(err.get("msg", "")).removeprefix("Value error, ")
-                if msg in VALUE_MESSAGES:
-                    field = _field(".".join(str(p) for p in err.get("loc", ())) or "__all__")
-                    errors[field or "__all__"] = gettext(VALUE_MESSAGES[msg])
-    return parsed, errors
-
-
 def _submit(session: Session, gettext, schema: type[M], data: dict[str, Any], call: Callable[[M], Any],  # noqa: ANN001
             fields: tuple[str, ...], errors: dict[str, str] | None = None) -> Submitted:
-    """`app.core.forms.submit` with the rollout's messages, and the page's own checks (`errors`) shown together
-    with the schema's; a refused call leaves nothing behind (`undo_on_error`)."""
-    parsed, schema_errors = _schema_errors(schema, data, gettext)
-    errors = {**schema_errors, **(errors or {})}
-    if errors or parsed is None:
-        shown: dict[str, str] = {}
-        for key, text in errors.items():
-            shown.setdefault(key if key in fields else "__all__", text)
-        return Submitted(errors=shown or {"__all__": gettext(ERROR_MESSAGES["value_error"])})
-    try:
-        with undo_on_error(session):
-            return Submitted(result=call(parsed))
-    except PreconditionFailed:
-        return Submitted(errors={"__all__": gettext(STALE)}, stale=True)
-    except (RuleViolation, Conflict) as exc:
-        return Submitted(errors=refusal_errors(exc, gettext, fields, FORM_MESSAGES))
+    """`app.core.forms.submit` with the rollout's messages at the form's `fields` (its schemas' own checks
+    too), and the page's own checks (`errors`) shown together with the schema's."""
+    return submit(session, gettext, schema, data, call, fields=fields, checks=errors, messages=FORM_MESSAGES,
+                  value_messages=VALUE_MESSAGES, stale=gettext(STALE))
 
 
 def _local_datetime(raw: str) -> datetime | str | None:
@@ -295,8 +263,8 @@ def _plan_page(request: Request, session: Session, actor: User, plan_id: int, *,
     departments = department_choices(session)
     by_id = {d.id: d for d in departments}
     ready = service.readiness(session, plan)
-    sessions = service.session_reads(session, service.list_sessions(session, plan.id))
     stored_sessions = {s.id: s for s in service.list_sessions(session, plan.id)}
+    sessions = service.session_reads(session, list(stored_sessions.values()))
     may_attend = {s.id: service.may_record_attendance(session, stored_sessions[s.id], actor) for s in sessions}
     # Each person's standing is what the people and the sessions (attendance lists) show; the other sections, which
     # load themselves again after every change, do without it (2,000 people: most of a section's time).

@@ -41,9 +41,16 @@ from app.core.i18n import gettext_for
 from app.core.labels import N_
 from app.core.versioning import changes_of, check_version, delete_audited, save_new, save_update
 from app.departments.models import Department
-from app.initiatives.models import Initiative, InitiativeMember, Phase
+from app.initiatives.models import Initiative, Phase
 from app.initiatives.schemas import UserRef
-from app.initiatives.service import can_edit, editable, get_initiative, require_manage, user_refs
+from app.initiatives.service import (
+    can_edit,
+    editable,
+    get_initiative,
+    on_process_team,
+    require_manage,
+    user_refs,
+)
 from app.metrics.series import local_date, local_midnight
 from app.pilots.models import Decision, Pilot
 from app.processes.models import Process
@@ -1186,11 +1193,7 @@ def may_answer(session: Session, sop: Sop, actor: User) -> bool:
     process = session.get(Process, sop.process_id)
     if process is not None and process.owner_id == actor.id:
         return True
-    return session.exec(select(InitiativeMember.user_id)
-                        .join(Initiative, col(Initiative.id) == InitiativeMember.initiative_id)
-                        .where(Initiative.process_id == sop.process_id, InitiativeMember.user_id == actor.id,
-                               InitiativeMember.project_role.is_not(None))).first() is not None and \
-        actor.role != Role.viewer
+    return on_process_team(session, actor, sop.process_id)
 
 
 def ask(session: Session, sop_id: int, data: HelpCreate, actor: User) -> HelpQuestion:

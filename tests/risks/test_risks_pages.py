@@ -14,6 +14,7 @@ from app.core.audit import AuditRecord
 from app.risks.models import Risk, RiskControlPoint
 from app.users.models import Role
 from tests.factories import Factory
+from tests.helpers import field_errors
 from tests.mining.test_compliance import CP1, CP2
 from tests.risks.test_risks_api import measured  # noqa: F401 - the fixture
 
@@ -27,11 +28,6 @@ def _h(user, lang=EN) -> dict[str, str]:  # noqa: ANN001
 
 def _count(session, model) -> int:  # noqa: ANN001
     return session.exec(select(func.count()).select_from(model)).one()
-
-
-def _errors(html: str) -> dict[str, str]:
-    return {m.group(1): unescape(m.group(2))
-            for m in re.finditer(r'<p class="field-error" id="([\w.-]+)-error">([^<]*)</p>', html)}
 
 
 def _form(**fields) -> dict:  # noqa: ANN003
@@ -85,12 +81,12 @@ def test_create_with_errors_at_the_fields_and_nothing_written_then_edit_and_dele
                         (_form(control_point_ids=str(CP1)), "control_point_ids")):
         r = client.post(f"/processes/{pid}/risks", data=form, headers=h)
         assert r.status_code == 422, (form, r.text[:500])
-        assert field in _errors(r.text), (field, _errors(r.text))
+        assert field in field_errors(r.text), (field, field_errors(r.text))
         assert 'aria-invalid="true"' in r.text
     r = client.post(f"/processes/{pid}/risks", data=_form(owner_id=str(team.outsider.id)), headers=h)
-    assert _errors(r.text)["owner_id"].startswith("Choose someone who keeps the register")
+    assert field_errors(r.text)["owner_id"].startswith("Choose someone who keeps the register")
     r = client.post(f"/processes/{pid}/risks", data=_form(description=""), headers=_h(team.leader, ZH))
-    assert r.status_code == 422 and "description" in _errors(r.text)
+    assert r.status_code == 422 and "description" in field_errors(r.text)
     assert (_count(session, Risk), _count(session, AuditRecord)) == (before, audits)
 
     back = f"/initiatives/{team.initiative.id}/risks"
@@ -111,7 +107,7 @@ def test_create_with_errors_at_the_fields_and_nothing_written_then_edit_and_dele
     edit = _form(likelihood="2", status="mitigating", response="系统强制校验", version="1", back=back,
                  owner_id=str(team.it.id), initiative_id=str(team.initiative.id))
     r = client.post(f"/risks/{risk.id}/edit", data={**edit, "impact": "0"}, headers=h)
-    assert r.status_code == 422 and "impact" in _errors(r.text)
+    assert r.status_code == 422 and "impact" in field_errors(r.text)
     session.refresh(risk)
     assert risk.version == 1
     r = client.post(f"/risks/{risk.id}/edit", data=edit, headers=h, follow_redirects=False)
