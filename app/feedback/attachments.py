@@ -4,9 +4,10 @@ checked by the library that reads it, and, for an anonymous feedback, cleaned of
 Allowed: PNG and JPEG (Pillow), PDF (pypdf), plain text in UTF-8. Not DOCX or XLSX: their authors sit in the
 core properties, and also in comments, tracked changes and custom properties that no maintained library clears
 whole. An anonymous feedback's file is named `attachment.<ext>`; an image is drawn again (turned upright first)
-without EXIF, XMP, ICC profile, comments or text chunks; a PDF loses its document information (author, creator,
-dates), its XMP metadata, the private data of the programs that made it, its embedded files and the authors and
-dates of its annotations. What a file still tells (the picture, the text, a PDF's layout and fonts) the form
+without EXIF, XMP, ICC profile, comments or text chunks; a PDF keeps its pages only (written into a new document:
+no document information, XMP metadata, embedded files, outlines, form data, scripts or file identifier), and they
+lose their own metadata, the private data of the programs that made them and the authors and dates of their
+annotations. What a file still tells (the picture, the text, a PDF's layout and fonts) the form
 says."""
 
 from __future__ import annotations
@@ -137,14 +138,13 @@ def _pdf(data: bytes, *, clean: bool) -> bytes:
             raise _refused("The PDF has no pages.", "file_unreadable")
         if not clean:
             return data
-        writer = PdfWriter(clone_from=reader)
-        writer.metadata = None  # the document information: author, creator, producer, dates
-        root = writer.root_object
-        for key in ("/Metadata", "/PieceInfo"):
-            root.pop(key, None)
-        names = root.get("/Names")
-        if names is not None:
-            names.get_object().pop("/EmbeddedFiles", None)
+        # The pages alone, into a new document: what lives beside them (the document information, XMP
+        # metadata, embedded files, outlines, form data, scripts, the file identifier the program that made it
+        # wrote) is left behind, the way an image is drawn again.
+        writer = PdfWriter()
+        for page in reader.pages:
+            writer.add_page(page)
+        writer.metadata = None  # not even the producer
         for page in writer.pages:
             for key in ("/Metadata", "/PieceInfo"):
                 page.pop(key, None)

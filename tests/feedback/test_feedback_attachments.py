@@ -12,6 +12,9 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image, PngImagePlugin
 from pypdf import PdfReader, PdfWriter
+from pypdf.annotations import Text
+from pypdf.generic import ArrayObject, ByteStringObject, NameObject, TextStringObject
+from pypdf.xmp import XmpInformation
 from sqlmodel import select
 
 from app.core.audit import AuditRecord
@@ -44,10 +47,22 @@ def _png_with_text() -> bytes:
     return out.getvalue()
 
 
+ORIGINAL_ID = b"ZhangSan-PC-file"
+
+
 def _pdf_with_author() -> bytes:
+    """A PDF that names its sender in each place a program puts it: the document information, XMP metadata, an
+    embedded file, an outline entry, an annotation's author and the file identifier."""
     w = PdfWriter()
     w.add_blank_page(200, 200)
     w.add_metadata({"/Author": SECRET, "/Creator": "WPS for ZhangSan-PC"})
+    w.xmp_metadata = XmpInformation.create()
+    w.xmp_metadata.dc_creator = [SECRET]
+    w.add_attachment("ZhangSan-notes.txt", b"ZhangSan")
+    w.add_outline_item(title="ZhangSan", page_number=0)
+    w.add_annotation(0, Text(rect=(10, 10, 40, 40), text="ok"))
+    w.pages[0]["/Annots"][0].get_object()[NameObject("/T")] = TextStringObject(SECRET)
+    w._ID = ArrayObject([ByteStringObject(ORIGINAL_ID), ByteStringObject(ORIGINAL_ID)])  # noqa: SLF001
     out = io.BytesIO()
     w.write(out)
     return out.getvalue()
@@ -119,8 +134,14 @@ def test_an_anonymous_png_or_pdf_loses_its_text_chunks_or_author(client, session
     if media == "image/png":
         assert Image.open(io.BytesIO(att.data)).info == {}
     else:
+        source = PdfReader(io.BytesIO(make()))
+        assert source.xmp_metadata and list(source.attachments) and source.outline  # as sent
+        assert source.trailer["/ID"][0].original_bytes == ORIGINAL_ID
         reader = PdfReader(io.BytesIO(att.data))
-        assert not reader.metadata and len(reader.pages) == 1 and b"ZhangSan" not in att.data
+        assert not reader.metadata and reader.xmp_metadata is None and not list(reader.attachments)
+        assert not reader.outline and ORIGINAL_ID not in [i.original_bytes for i in reader.trailer.get("/ID", [])]
+        assert len(reader.pages) == 1 and reader.pages[0]["/Annots"][0].get_object().get("/T") is None
+        assert b"ZhangSan" not in att.data and ORIGINAL_ID.hex().encode() not in att.data
 
 
 def test_a_named_file_keeps_its_name_and_the_triagers_download_it(client, session, team):  # noqa: ANN001
