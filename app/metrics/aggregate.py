@@ -293,19 +293,15 @@ def check_alert_rules(
     return alerts
 
 
-def window_stats(frame: pl.DataFrame, cuts: list[datetime], quantiles: set[int] | frozenset[int] = frozenset()
-                 ) -> dict[tuple[int, int], dict[str, float]]:
-    """`series.window_stats` over a frame of observations (`kpi_id`, `ts`, `value`) in [cuts[0], cuts[-1])."""
+def window_quantiles(frame: pl.DataFrame, cuts: list[datetime]) -> dict[tuple[int, int], dict[str, float]]:
+    """p50 and p95 of each KPI's observations (`kpi_id`, `ts`, `value`) per window [cuts[i], cuts[i+1]), for
+    `series.window_stats` where the database has no `percentile_cont` (the moments come from the day sums)."""
     if frame.is_empty():
         return {}
     window = pl.lit(len(cuts) - 1)
     for i, cut in reversed(list(enumerate(cuts[1:]))):
         window = pl.when(pl.col("ts") < cut).then(pl.lit(i)).otherwise(window)
-    stats = (frame.with_columns(window.alias("w"))
-             .group_by("kpi_id", "w")
-             .agg(pl.len().cast(pl.Float64).alias("count"), pl.col("value").mean().alias("mean"),
-                  pl.col("value").sum().alias("sum"), (pl.col("value") != 0).mean().alias("rate"),
-                  _percentile("value", "p50"), _percentile("value", "p95")))
-    return {(row["kpi_id"], row["w"]): {k: float(row[k]) for k in ("count", "mean", "sum", "rate", "p50", "p95")
-                                        if row["kpi_id"] in quantiles or k not in _PERCENTILES}
+    stats = (frame.with_columns(window.alias("w")).group_by("kpi_id", "w")
+             .agg(_percentile("value", name) for name in _PERCENTILES))
+    return {(row["kpi_id"], row["w"]): {k: float(row[k]) for k in _PERCENTILES}
             for row in stats.iter_rows(named=True)}

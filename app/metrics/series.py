@@ -468,8 +468,7 @@ def _window_quantiles(session: Session, kpi_ids: list[int], days: Sequence[date]
     cuts = [local_midnight(d, tz) for d in days]
     if not _is_postgres(session):
         frame = observations_frame(session, kpi_ids, cuts[0], cuts[-1], labels=labels)
-        stats = aggregate.window_stats(frame, cuts, set(kpi_ids))
-        return {key: {k: s[k] for k in ("p50", "p95")} for key, s in stats.items()}
+        return aggregate.window_quantiles(frame, cuts)
     session.flush()
     window = sa.case(*((Observation.ts < cut, i) for i, cut in enumerate(cuts[1:])), else_=len(cuts) - 1)
     value = col(Observation.value)
