@@ -88,6 +88,20 @@ def take(base: str, out: Path, browser) -> list[str]:  # noqa: ANN001
             shot("07-tokens")
             page.goto(f"{base}/processes/999999")
             shot("08-not-found")
+            page.goto(f"{base}/my-work")
+            shot("09-my-work")
+            # Phase 6 on the demo process: the feedback form and triage, the reviews, the risk register.
+            page.goto(f"{base}/feedback/new?process_id={pid}")
+            shot("10-feedback-form")
+            page.goto(f"{base}/processes/{pid}/feedback")
+            shot("11-feedback-triage")
+            page.goto(f"{base}/processes/{pid}/reviews")
+            shot("12-reviews")
+            page.locator("a[href^='/reviews/']").first.click()
+            page.wait_for_url(re.compile(r".*/reviews/\d+$"))
+            shot("13-review")
+            page.goto(f"{base}/processes/{pid}/risks")
+            shot("14-risks")
             ctx.close()
     return problems
 
