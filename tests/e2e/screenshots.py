@@ -91,7 +91,7 @@ def take(base: str, out: Path, browser) -> list[str]:  # noqa: ANN001
             page.goto(f"{base}/my-work")
             shot("09-my-work")
             # Phase 6 on the demo process: the feedback form and triage, the reviews, the risk register.
-            page.goto(f"{base}/feedback/new?process_id={pid}")
+            page.goto(f"{base}/feedback/new?process={pid}")
             shot("10-feedback-form")
             page.goto(f"{base}/processes/{pid}/feedback")
             shot("11-feedback-triage")
