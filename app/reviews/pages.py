@@ -24,7 +24,6 @@ from app.processes.service import get_process
 from app.reviews import records, service
 from app.reviews.models import DecisionKind, Review
 from app.reviews.schemas import OpenRoundRequest, RecordRequest, ReviewCreate, ReviewUpdate
-from app.sops.exports import num
 from app.survey.models import ProblemCategory
 from app.users.models import User
 
@@ -104,7 +103,7 @@ def _review_page(request: Request, session: Session, actor: User, review_id: int
         "review": detail, "pack": detail.pack, "values": values or _record_values(detail), "errors": errors or {},
         "round_errors": round_errors or {}, "users": _users(session), "categories": list(ProblemCategory),
         "kinds": list(DecisionKind), "triggers": list(Trigger), "export_lang": negotiate(request),
-        "may_open_round": service.initiatives.can_create(actor), "num": num}, status_code=status_code)
+        "may_open_round": service.initiatives.can_create(actor), "figure": records.figure}, status_code=status_code)
 
 
 @router.get("/reviews/{review_id}")

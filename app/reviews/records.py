@@ -23,8 +23,12 @@ LABELS.setdefault("decision_kind", {}).update({
 Gettext = Callable[[str], str]
 
 
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{num(value * 100)} %"
+def figure(value: float | None, rate: bool = False) -> str:
+    """A KPI figure as the review shows it, page and document: at most two decimals (7.7422 -> "7.74"), a rate
+    as a percentage (0.009539 -> "0.95 %"); "" for none."""
+    if value is None:
+        return ""
+    return f"{num(round(value * 100, 2))} %" if rate else num(round(value, 2))
 
 
 def _kpi_table(kpis: list[KpiReview], _: Gettext, lang: Lang) -> Table | None:
@@ -34,7 +38,10 @@ def _kpi_table(kpis: list[KpiReview], _: Gettext, lang: Lang) -> Table | None:
     header = [_("KPI"), _("Unit"), _("Target"), *months, _("On target"), _("Alerts")]
     rows = []
     for k in kpis:
-        shown = _pct if k.aggregation == "rate" else num
+        rate = k.aggregation == "rate"
+
+        def shown(value: float | None, rate: bool = rate) -> str:
+            return figure(value, rate)
         name = k.name_zh if lang == "zh_CN" and k.name_zh else k.name_en
         on = "" if k.on_target is None else (_("yes") if k.on_target else _("no"))
         rows.append([f"{k.code} {name}", "%" if k.aggregation == "rate" else k.unit, shown(k.target), *(shown(m.value) for m in k.months), on,
@@ -84,7 +91,7 @@ def document_parts(review: ReviewDetail, _: Gettext, lang: Lang) -> list[Part]:
     t = p.training
     parts.append(Part("training", _("Training coverage"), lines=[_("{passed} of {people} passed the test ({rate}); "
                                                                    "{ack} acknowledged the version.").format(
-        passed=t.passed, people=t.people, rate=_pct(t.coverage) or "—", ack=t.acknowledged)] if t.plan_id else [],
+        passed=t.passed, people=t.people, rate=figure(t.coverage, rate=True) or "—", ack=t.acknowledged)] if t.plan_id else [],
         table=Table([_("Department"), _("People"), _("Passed"), _("Acknowledged")],
                     [[f"{d.code} {d.name}", str(d.people), str(d.passed), str(d.acknowledged)] for d in t.departments])
         if t.departments else None))

@@ -10,6 +10,7 @@ from app.core.calendar import today
 from app.initiatives.models import Initiative, Phase
 from app.reviews import service
 from app.reviews.models import Review, ReviewDecision, ReviewFinding, ReviewStatus
+from app.reviews.records import figure
 from tests.factories import Factory
 from tests.helpers import field_errors
 
@@ -108,3 +109,8 @@ def test_the_pages_refuse_other_teams_and_viewers(client, session, team):  # noq
         assert r.status_code == 200 and f'href="/reviews/{review.id}"' not in r.text
     session.expire_all()
     assert session.get(Review, review.id).status == ReviewStatus.planned
+
+
+def test_kpi_figures_have_at_most_two_decimals_and_rates_are_percentages() -> None:
+    assert [figure(7.7422), figure(30.0), figure(0.009539, rate=True), figure(0.75, rate=True), figure(None)] == \
+        ["7.74", "30", "0.95 %", "75 %", ""]
