@@ -10,6 +10,8 @@ listeners are registered before the first request).
 
 Events and their keys, so far:
 - `initiative_created`: `initiative` (flushed, with its phases and team) and `actor` (who created it).
+- `phase_replanned`: `initiative`, `phase` (a `Phase`), `old_end` and `new_end` (its planned end before and
+  after) and `actor`, when a phase's planned end moved.
 """
 
 from __future__ import annotations

@@ -316,6 +316,7 @@ def update_phase(session: Session, initiative_id: int, phase: Phase, data: Phase
     check_version(row, expected_version, "phase")
     changes = changes_of(data, ("planned_start", "planned_end"))
     before = snapshot(session, ini)
+    old_end = row.planned_end
     for key, value in changes.items():
         setattr(row, key, value)
     if row.planned_end < row.planned_start:
@@ -326,6 +327,9 @@ def update_phase(session: Session, initiative_id: int, phase: Phase, data: Phase
     session.add(row)
     session.flush()
     _bump(session, ini, actor, "update", before)
+    if row.planned_end != old_end:
+        emit("phase_replanned", session, initiative=ini, phase=phase, old_end=old_end, new_end=row.planned_end,
+             actor=actor)
     return row
 
 

@@ -11,17 +11,18 @@ created by whoever created the initiative.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.core.events import on
 from app.core.labels import N_
 from app.initiatives.models import Initiative, InitiativeMember, InitiativePhase, Phase, ProjectRole
 from app.processes.models import Process
 from app.risks import service
-from app.risks.models import RiskSeed
-from app.risks.schemas import RiskCreate
+from app.risks.models import Risk, RiskSeed, RiskStatus
+from app.risks.schemas import RiskCreate, RiskUpdate
 from app.users.models import User
 
 
@@ -75,3 +76,15 @@ def seed_initiative(session: Session, *, initiative: Initiative, actor: User, **
                           likelihood=s.likelihood, impact=s.impact, owner_id=leader, response=s.response,
                           review_date=ends.get(s.review_phase))
         service.new_risk(session, process, data, actor, seed=s.key)
+
+
+@on("phase_replanned")
+def follow_phase(session: Session, *, initiative: Initiative, phase: Phase, old_end: date, new_end: date,
+                 actor: User, **_: Any) -> None:
+    """A seeded risk reviewed at the end of a phase moves with it: the open ones of the initiative whose review
+    date is still the one seeded (the phase's old end). A date someone set stays."""
+    keys = [s.key for s in SEEDS if s.review_phase == phase]
+    risks = session.exec(select(Risk).where(Risk.initiative_id == initiative.id, col(Risk.seed).in_(keys),
+                                            Risk.review_date == old_end, Risk.status != RiskStatus.closed))
+    for risk in list(risks):
+        service.update_risk(session, risk.id, RiskUpdate(review_date=new_end), actor, expected_version=None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -69,6 +69,30 @@ def test_a_new_initiative_gets_the_method_s_five_risks_owned_by_its_leader(clien
                                                     AuditRecord.entity_id.in_([i["id"] for i in items]))).all()
     assert sorted(a.action for a in audits) == ["create"] * 5 and {a.actor_id for a in audits} == {team.leader.id}
     assert _count(session, Risk) == 10
+
+
+def test_a_seeded_review_date_follows_its_phase_when_it_is_replanned_unless_someone_set_it(client, session, team):  # noqa: ANN001
+    ini, leader = team.initiative, Factory.bearer(team.leader)
+    items = client.get(f"{API}/initiatives/{ini.id}/risks", headers=leader).json()["items"]
+    by_seed = {i["seed"]: i for i in items}
+    pilot_end = date.fromisoformat(by_seed["frontline_resistance"]["review_date"])
+    # Someone sets the date of the diagnosis-phase risk; the pilot-phase one keeps the seeded date.
+    support = by_seed["weak_executive_support"]
+    r = client.patch(f"{API}/risks/{support['id']}", json={"review_date": "2030-01-31"},
+                     headers={**leader, "If-Match": f'"risk-{support["id"]}-v{support["version"]}"'})
+    assert r.status_code == 200, r.text
+    for phase, days in (("pilot", 14), ("diagnosis", 7)):
+        url = f"{API}/initiatives/{ini.id}/phases/{phase}"
+        got = client.get(url, headers=leader)
+        end = date.fromisoformat(got.json()["planned_end"]) + timedelta(days=days)
+        r = client.patch(url, json={"planned_end": end.isoformat()}, headers={**leader, "If-Match": got.headers["etag"]})
+        assert r.status_code == 200, r.text
+    after = {i["seed"]: i for i in client.get(f"{API}/initiatives/{ini.id}/risks", headers=leader).json()["items"]}
+    assert after["frontline_resistance"]["review_date"] == (pilot_end + timedelta(days=14)).isoformat()
+    assert after["weak_executive_support"]["review_date"] == "2030-01-31"  # set by someone: kept
+    moved = session.exec(select(AuditRecord).where(AuditRecord.entity_type == "risk", AuditRecord.action == "update",
+                                                   AuditRecord.entity_id == after["frontline_resistance"]["id"])).one()
+    assert moved.actor_id == team.leader.id and moved.after["review_date"] == after["frontline_resistance"]["review_date"]
 
 
 def test_create_read_change_and_delete_with_if_match_and_an_audit_trail(client, session, team):  # noqa: ANN001
