@@ -21,6 +21,7 @@ R = TypeVar("R")
 ERROR_MESSAGES = {
     "missing": N_("This field is required."),
     "string_too_short": N_("This field is required."),
+    "too_short": N_("Choose at least one."),
     "string_too_long": N_("This is too long."),
     "string_pattern_mismatch": N_("This format is not valid."),
     "value_error": N_("This value is not valid."),

@@ -109,6 +109,9 @@ FORM_MESSAGES = {
     ("initiative", "phase_order"): N_("A rollout is planned in the rollout phase."),
     ("department_ids", "unknown_department"): N_("Choose a department."),
     ("department_ids", "duplicate"): N_("A department is in one wave of a plan."),
+    ("department_ids", "live_department"): N_("A live department stays in its wave."),
+    ("department_ids", "last_department"): N_("The wave it leaves would have no department left: delete that wave "
+                                              "instead."),
     ("ends_on", "before_start"): N_("A wave ends on or after its start."),
     ("add", "unknown_user"): N_("Choose an active user."),
     ("add", "unknown_department"): N_("A person of the scope is in one of the plan's departments."),
@@ -283,7 +286,8 @@ def _plan_page(request: Request, session: Session, actor: User, plan_id: int, *,
         "dept_code": lambda i: by_id[i].code if i in by_id else "—",
         "wave_name": {w.id: w.name for w in read.waves}, "readiness": ready,
         "people": scope if team else [], "scope": scope, "sessions": sessions, "may_attend": may_attend,
-        "wave_departments": wave_departments, "items": items, "notices": notices,
+        "wave_departments": wave_departments, "wave_of": {d.department_id: d.wave_id for d in ready.departments},
+        "items": items, "notices": notices,
         "notice_waves": [w for w in read.waves if w.id not in noticed], "mine": mine,
         "users": people_choices(session) if block in (None, "people", "sessions", "checklist") else [], "plan_departments": sorted({d.department_id for d in ready.departments}),
         "deliveries": list(Delivery), "checklist_kinds": list(ChecklistKind),
@@ -310,7 +314,8 @@ def _edit_values(plan: Any, sessions: list[Any], items: list[Any]) -> dict[str, 
     out: dict[str, dict[str, Any]] = {}
     for w in plan.waves:
         out[f"wave-{w.id}"] = {"name": w.name, "starts_on": w.starts_on.isoformat(), "ends_on": w.ends_on.isoformat(),
-                               "delivery": w.delivery.value, "version": w.version}
+                               "delivery": w.delivery.value, "department_ids": list(w.department_ids),
+                               "version": w.version}
     for s in sessions:
         out[f"session-{s.id}"] = {"title": s.title, "held_on": s.held_on.isoformat(),
                                   "trainer_id": str(s.trainer.id) if s.trainer else "", "delivery": s.delivery.value,
@@ -413,17 +418,23 @@ WAVE_FIELDS = ("name", "starts_on", "ends_on", "delivery")
 
 @router.post("/rollout-waves/{wave_id}/edit")
 def edit_wave(wave_id: Id, request: Request, session: SessionDep, actor: CurrentActor, form: FormData) -> Response:
-    """A wave's name, dates and delivery; its departments stay (delete the wave to plan them again)."""
+    """A wave's name, dates, delivery and departments (one added comes into the scope, or moves here from another
+    wave; one taken out leaves it)."""
     gettext = _gettext(request)
     wave = service.get_wave(session, wave_id)
     values: dict[str, Any] = {k: field_text(form, k) for k in WAVE_FIELDS}
+    values["department_ids"] = field_ids(form, "department_ids")
     values["version"] = version(form)
-    data = {k: values[k] for k in WAVE_FIELDS if values[k]}
+    data: dict[str, Any] = {k: values[k] for k in WAVE_FIELDS if values[k]}
+    data["department_ids"] = values["department_ids"]
+    before = set(service.get_wave_departments(session, wave))
     done = _submit(session, gettext, WaveUpdate, data,
                    lambda d: service.update_wave(session, wave_id, d, actor.user, expected_version=version(form)),
-                   WAVE_FIELDS, _required(values, WAVE_FIELDS, gettext))
+                   (*WAVE_FIELDS, "department_ids"), _required(values, WAVE_FIELDS, gettext))
     if done.ok:
-        return _saved(request, session, actor.user, wave.plan_id, "waves", changed=False)
+        # A change of departments moves the scope: the readiness and the people load again.
+        return _saved(request, session, actor.user, wave.plan_id, "waves",
+                      changed=set(values["department_ids"]) != before)
     return _refused(request, session, actor.user, wave.plan_id, "waves", f"wave-{wave_id}", done, values)
 
 

@@ -71,10 +71,23 @@ class PlanUpdate(_In):
 
 
 class WaveUpdate(_In):
+    """Only the fields sent change."""
+
     name: Name | None = None
     starts_on: date | None = None
     ends_on: date | None = None
     delivery: Delivery | None = None
+    department_ids: list[Id] | None = Field(
+        None, min_length=1, max_length=100,
+        description="The wave's departments, as a whole. One added comes into the scope with its people, or moves "
+                    "here from another wave of the plan with its people and their progress; one taken out leaves "
+                    "the scope with its people (their attendance and attempts are kept). A live department stays "
+                    "where it is, and a wave keeps at least one department.")
+
+    @field_validator("department_ids")
+    @classmethod
+    def _departments(cls, value: list[int] | None) -> list[int] | None:
+        return None if value is None else _unique_ids(value, "department")
 
 
 class PersonIn(_In):

@@ -295,10 +295,64 @@ def update_wave(session: Session, wave_id: int, data: WaveUpdate, actor: User, *
     wave = get_wave(session, wave_id)
     _team(session, get_plan(session, wave.plan_id), actor)
     check_version(wave, expected_version, "wave")
-    changes = changes_of(data, ("name", "starts_on", "ends_on", "delivery"))
+    before = _wave_state(session, wave)
+    changes = changes_of(data, ("name", "starts_on", "ends_on", "delivery", "department_ids"))
     if changes.get("ends_on", wave.ends_on) < changes.get("starts_on", wave.starts_on):
         raise rule("A wave ends on or after its start.", "ends_on", "before_start")
-    return save_update(session, actor, wave, "rollout_wave", _plain(wave), _plain, changes=changes)
+    departments = changes.pop("department_ids", None)
+    if departments is not None and set(departments) != set(before["departments"]):
+        plan = get_plan(session, wave.plan_id)
+        plan_before = snapshot(session, plan)
+        _set_departments(session, plan, wave, departments)
+        # The plan's scope changed too (a department may have left another wave): audited as add_wave does.
+        record(session, actor, "update", "rollout_plan", plan.id, plan_before, snapshot(session, plan))
+    return save_update(session, actor, wave, "rollout_wave", before, lambda w: _wave_state(session, w),
+                       changes=changes)
+
+
+def get_wave_departments(session: Session, wave: RolloutWave) -> list[int]:
+    return sorted(session.exec(select(RolloutDepartment.department_id).where(RolloutDepartment.wave_id == wave.id)))
+
+
+def _wave_state(session: Session, wave: RolloutWave) -> dict[str, Any]:
+    """A wave as audited: its fields and its departments."""
+    return {**_plain(wave), "departments": get_wave_departments(session, wave)}
+
+
+def _set_departments(session: Session, plan: RolloutPlan, wave: RolloutWave, wanted: list[int]) -> None:
+    """The wave's departments as `wanted`: added ones come into the scope, or move here from another wave with their
+    people; the ones taken out leave the scope. A live department stays where it is; the wave it leaves keeps one."""
+    lock_key(session, f"rollout-plan:{plan.id}")
+    rows = {d.department_id: d for d in departments_of(session, plan.id)}
+    for j, department_id in enumerate(wanted):
+        _department(session, department_id, f"department_ids.{j}")
+        row = rows.get(department_id)
+        if row is None or row.wave_id == wave.id:
+            continue
+        if row.ready_at is not None:
+            raise rule("A live department stays in its wave.", f"department_ids.{j}", "live_department")
+        if sum(1 for d in rows.values() if d.wave_id == row.wave_id) == 1:
+            raise rule("The wave it leaves would have no department left: delete that wave instead.",
+                       f"department_ids.{j}", "last_department")
+    for department_id, row in rows.items():
+        if row.wave_id == wave.id and department_id not in wanted and row.ready_at is not None:
+            raise rule("A live department stays in its wave.", "department_ids", "live_department")
+    removed = [d for d, row in rows.items() if row.wave_id == wave.id and d not in wanted]
+    if removed:
+        session.exec(sa.delete(RolloutPerson).where(col(RolloutPerson.plan_id) == plan.id,
+                                                    col(RolloutPerson.department_id).in_(removed)))
+        session.exec(sa.delete(RolloutDepartment).where(col(RolloutDepartment.plan_id) == plan.id,
+                                                        col(RolloutDepartment.department_id).in_(removed)))
+    for department_id in wanted:
+        row = rows.get(department_id)
+        if row is None:
+            session.add(RolloutDepartment(plan_id=plan.id, department_id=department_id, wave_id=wave.id))
+            session.flush()
+            _scope_department(session, plan, department_id)
+        elif row.wave_id != wave.id:
+            row.wave_id = wave.id
+            session.add(row)
+    session.flush()
 
 
 def delete_wave(session: Session, wave_id: int, actor: User, *, expected_version: int | None) -> None:

@@ -262,8 +262,10 @@ def test_the_plan_its_waves_sessions_and_checklist_items_are_changed_and_deleted
 
     # A wave: its dates at their fields, nothing written; then renamed.
     wave = service.waves(session, plan.id)[0]
+    depts = world.factory.departments()
+    tech, fin = str(depts["technology"].id), str(depts["finance"].id)
     form = {"name": "Week 2: tech", "starts_on": "2026-12-11", "ends_on": "2026-12-07", "delivery": "recording",
-            "version": str(wave.version)}
+            "department_ids": [tech], "version": str(wave.version)}
     r = client.post(f"/rollout-waves/{wave.id}/edit", data=form, headers=hx)
     assert r.status_code == 422, r.text
     assert "A wave ends on or after its start." in r.text and 'value="Week 2: tech"' in r.text
@@ -276,6 +278,16 @@ def test_the_plan_its_waves_sessions_and_checklist_items_are_changed_and_deleted
     assert "Week 2: tech" in r.text and "Recording" in r.text
     session.refresh(wave)
     assert (wave.name, wave.ends_on.isoformat(), wave.delivery.value) == ("Week 2: tech", "2026-12-18", "recording")
+    assert "HX-Trigger" not in r.headers  # the departments stayed: the scope did not move
+    # Its departments: none is refused at the field; finance added comes into the scope (and the counts reload).
+    form = {**form, "ends_on": "2026-12-18", "version": str(wave.version)}
+    r = client.post(f"/rollout-waves/{wave.id}/edit", data={**form, "department_ids": []}, headers=hx)
+    assert r.status_code == 422 and field_errors(r.text)["department_ids"] == "Choose at least one."
+    world.factory.user(department="finance")
+    r = client.post(f"/rollout-waves/{wave.id}/edit", data={**form, "department_ids": [tech, fin]}, headers=hx)
+    assert r.status_code == 200 and r.headers["HX-Trigger"] == "rollout-changed", r.text
+    assert {d.department_id for d in service.departments_of(session, plan.id)} == {int(tech), int(fin)}
+    session.refresh(wave)
 
     # A session: changed (the trainer taken off, a material added), refused at a bad link, deleted.
     ts = service.create_session(session, plan.id, SessionCreate(
