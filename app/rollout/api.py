@@ -50,6 +50,7 @@ from app.rollout.schemas import (
     SessionCreate,
     SessionRead,
     SessionUpdate,
+    Standing,
     WaveIn,
     WaveRead,
     WaveUpdate,
@@ -142,13 +143,18 @@ def delete_wave(wave_id: Id, request: Request, session: SessionDep, actor: Curre
 
 @router.get("/rollout-plans/{plan_id}/people", response_model=list[PersonStatus], dependencies=READ,
             responses=TEAM_PROBLEMS)
-def list_people(plan_id: Id, session: SessionDep, actor: CurrentActor, department_id: Id | None = None):
+def list_people(plan_id: Id, session: SessionDep, actor: CurrentActor, department_id: Id | None = None,
+                standing: Standing | None = Query(None, description="Only the people who need retraining (需重新培训), "
+                                                                     "have not passed, passed, have not acknowledged "
+                                                                     "the version, or are retrained first."),
+                name: str = Query("", max_length=120, description="Only the people whose name holds this.")):
     """The people in scope with their attendance, attempts, best score, passed, retraining (需重新培训) and
     acknowledgement; those to retrain on the change who hold an R or A for a changed step come first. Who: the
     initiative's team and administrators."""
     plan = service.get_plan(session, plan_id)
     service.require_results(session, plan, actor.user)
-    return service.person_statuses(session, plan, {department_id} if department_id else None)
+    return service.select_people(service.person_statuses(session, plan, {department_id} if department_id else None),
+                                 standing, name)
 
 
 @router.post("/rollout-plans/{plan_id}/people", status_code=status.HTTP_204_NO_CONTENT, dependencies=WRITE,

@@ -64,6 +64,7 @@ from app.rollout.schemas import (
     QuestionIn,
     SessionCreate,
     SessionUpdate,
+    Standing,
     WaveIn,
     WaveUpdate,
 )
@@ -94,6 +95,13 @@ LABELS.setdefault("checklist_kind", {}).update({
     ChecklistKind.tool.value: N_("Tool or system"),
     ChecklistKind.manual.value: N_("Operating manual"),
     ChecklistKind.other.value: N_("Other"),
+})
+LABELS.setdefault("standing", {}).update({
+    Standing.retraining.value: N_("Retraining needed"),
+    Standing.not_passed.value: N_("Not passed yet"),
+    Standing.passed.value: N_("Passed"),
+    Standing.not_acknowledged.value: N_("Not acknowledged yet"),
+    Standing.priority.value: N_("Retrained first (R or A of a changed step)"),
 })
 TRUE_FALSE = {"true": N_("True"), "false": N_("False")}
 
@@ -254,6 +262,27 @@ def create_plan(initiative_id: Id, request: Request, session: SessionDep, actor:
 
 # ---------------------------------------------------------------- a plan
 
+PEOPLE_SHOWN = 200  # rows of the people table; a filter finds the others
+
+
+def _people_list(request: Request, people: list[Any]) -> dict[str, Any]:
+    """The people table as its filter (the query's `department`, `standing`, `name`) selects, its first
+    PEOPLE_SHOWN rows; a filter that is not one shows everyone."""
+    q = request.query_params
+    department = number(q.get("department", ""))
+    try:
+        standing = Standing(q.get("standing", "")) if q.get("standing") else None
+    except ValueError:
+        standing = None
+    name = q.get("name", "")[:120]
+    chosen = [p for p in people if not isinstance(department, int) or p.department_id == department]
+    chosen = service.select_people(chosen, standing, name)
+    return {"people": chosen[:PEOPLE_SHOWN], "people_total": len(people), "people_matching": len(chosen),
+            "people_filter": {"department": department if isinstance(department, int) else None,
+                              "standing": standing.value if standing else "", "name": name},
+            "standings": list(Standing)}
+
+
 def _plan_page(request: Request, session: Session, actor: User, plan_id: int, *, block: str | None = None,
                errors: dict[str, dict[str, Any]] | None = None, values: dict[str, dict[str, Any]] | None = None,
                status_code: int = 200) -> Response:
@@ -285,7 +314,8 @@ def _plan_page(request: Request, session: Session, actor: User, plan_id: int, *,
         "today": today(), "departments": departments, "dept": lambda i: _dept_name(by_id.get(i), locale),
         "dept_code": lambda i: by_id[i].code if i in by_id else "—",
         "wave_name": {w.id: w.name for w in read.waves}, "readiness": ready,
-        "people": scope if team else [], "scope": scope, "sessions": sessions, "may_attend": may_attend,
+        **_people_list(request, scope if team else []), "scope": scope, "sessions": sessions,
+        "may_attend": may_attend,
         "wave_departments": wave_departments, "wave_of": {d.department_id: d.wave_id for d in ready.departments},
         "items": items, "notices": notices,
         "notice_waves": [w for w in read.waves if w.id not in noticed], "mine": mine,

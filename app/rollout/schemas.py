@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
@@ -134,6 +135,16 @@ class PlanRead(BaseModel):
     note: str
     waves: list[WaveRead]
     version: int
+
+
+class Standing(enum.StrEnum):
+    """Which people of the scope a list shows (`person_statuses`' `standing`)."""
+
+    retraining = "retraining"  # 需重新培训
+    not_passed = "not_passed"
+    passed = "passed"
+    not_acknowledged = "not_acknowledged"
+    priority = "priority"
 
 
 class PersonStatus(BaseModel):

@@ -105,6 +105,7 @@ from app.rollout.schemas import (
     SessionCreate,
     SessionRead,
     SessionUpdate,
+    Standing,
     WaveIn,
     WaveRead,
     WaveUpdate,
@@ -576,6 +577,22 @@ def person_statuses(session: Session, plan: RolloutPlan, department_ids: set[int
             acknowledged=p.ack is not None, acknowledged_at=p.ack.acknowledged_at if p.ack else None))
     out.sort(key=lambda x: (not x.priority, x.passed and x.acknowledged))
     return out
+
+
+STANDING: dict[Standing, Callable[[PersonStatus], bool]] = {
+    Standing.retraining: lambda p: p.retraining,
+    Standing.not_passed: lambda p: not p.passed,
+    Standing.passed: lambda p: p.passed,
+    Standing.not_acknowledged: lambda p: not p.acknowledged,
+    Standing.priority: lambda p: p.priority,
+}
+
+
+def select_people(people: list[PersonStatus], standing: Standing | None = None, name: str = "") -> list[PersonStatus]:
+    """The people of a standing whose name holds `name` (case-insensitive), in the list's order."""
+    needle = name.strip().casefold()
+    return [p for p in people if (standing is None or STANDING[standing](p))
+            and (not needle or needle in p.user.display_name.casefold())]
 
 
 def in_force_since(v: SopVersion, ready_at: datetime | None) -> datetime | None:

@@ -23,7 +23,7 @@ from app.rollout.models import (
     TestQuestion,
     TrainingSession,
 )
-from app.rollout.schemas import SessionCreate
+from app.rollout.schemas import PeopleUpdate, SessionCreate, WaveIn
 from tests.helpers import field_errors
 from tests.initiatives.conftest import _fast_password_hashing  # noqa: F401
 from tests.rollout.factories import RolloutWorld, plan_for, rollout_world, ten_questions
@@ -580,3 +580,37 @@ def test_the_sop_pages_show_where_it_is_in_force_and_the_help_channel(client, se
     r = client.post(f"/help-questions/{q.id}/answers", data={"text": "IT does"}, headers=h(team.leader, EN, HX))
     assert r.status_code == 200 and "IT does" in r.text and "<html" not in r.text
     assert _count(session, HelpAnswer, question_id=q.id) == 1
+
+
+def test_the_people_table_filters_by_department_standing_and_name(client, session, world):  # noqa: ANN001
+    team = world.team
+    plan = plan_for(session, world)  # technology: the two people of the world
+    alice, bob = world.people
+    depts = world.factory.departments()
+    service.add_wave(session, plan.id, WaveIn(name="W2", starts_on=today(), ends_on=today(),
+                                                      department_ids=[depts["finance"].id]), team.leader)
+    carol = world.factory.user(department="finance")
+    service.update_people(session, plan.id, PeopleUpdate(add=[{"user_id": carol.id}]), team.leader)
+    session.commit()
+    url = f"/rollout-plans/{plan.id}"
+    everyone = service.person_statuses(session, plan)
+
+    def names(r) -> set[str]:  # noqa: ANN001
+        assert r.status_code == 200, r.text
+        return set(re.findall(r'<tr id="person-\d+">\s*<td data-label="Person">([^<]+)</td>', r.text))
+
+    r = client.get(url, headers=h(team.leader, EN))
+    assert names(r) == {p.user.display_name for p in everyone} and f"People <span class=\"muted\">({len(everyone)})" in r.text
+    # The department (as the section loads itself with htmx), the standing, and a part of a name.
+    r = client.get(f"{url}/sections/people?department={depts['finance'].id}", headers=h(team.leader, EN, HX))
+    assert names(r) == {carol.display_name} and f"1 of {len(everyone)}" in r.text and "<html" not in r.text
+    assert names(client.get(f"{url}?standing=passed", headers=h(team.leader, EN))) == set()
+    assert "No one in the scope matches the filter." in client.get(f"{url}?standing=passed", headers=h(team.leader, EN)).text
+    assert names(client.get(f"{url}?standing=not_passed&name={alice.display_name[-4:].upper()}",
+                            headers=h(team.leader, EN))) == {alice.display_name}
+    # A filter that is not one shows everyone; the API selects the same way.
+    assert len(names(client.get(f"{url}?standing=nope&department=x", headers=h(team.leader, EN)))) == len(everyone)
+    r = client.get(f"/api/v1/rollout-plans/{plan.id}/people?standing=not_passed&name={bob.display_name}",
+                   headers=h(team.leader))
+    assert r.status_code == 200 and [p["user"]["id"] for p in r.json()] == [bob.id]
+    assert client.get(f"/api/v1/rollout-plans/{plan.id}/people?standing=nope", headers=h(team.leader)).status_code == 422
