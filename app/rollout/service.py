@@ -39,7 +39,7 @@ from app.core.db import lock_key, utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, rule
 from app.core.i18n import gettext_for
 from app.core.labels import N_
-from app.core.versioning import changes_of, check_version, delete_audited, save_new, save_update
+from app.core.versioning import bump, changes_of, check_version, delete_audited, save_new, save_update
 from app.departments.models import Department
 from app.initiatives.models import Initiative, Phase
 from app.initiatives.schemas import UserRef
@@ -344,6 +344,7 @@ def _set_departments(session: Session, plan: RolloutPlan, wave: RolloutWave, wan
                                                     col(RolloutPerson.department_id).in_(removed)))
         session.exec(sa.delete(RolloutDepartment).where(col(RolloutDepartment.plan_id) == plan.id,
                                                         col(RolloutDepartment.department_id).in_(removed)))
+    left: set[int] = set()
     for department_id in wanted:
         row = rows.get(department_id)
         if row is None:
@@ -351,8 +352,16 @@ def _set_departments(session: Session, plan: RolloutPlan, wave: RolloutWave, wan
             session.flush()
             _scope_department(session, plan, department_id)
         elif row.wave_id != wave.id:
+            left.add(row.wave_id)
             row.wave_id = wave.id
             session.add(row)
+    # The waves the moved departments left are changed too: a form of one still listing its department is now
+    # stale (412), not a way to take it back unseen.
+    for wave_id in sorted(left):
+        other = session.get(RolloutWave, wave_id)
+        check_version(other, other.version, "wave")  # locked (and read again) before it changes
+        bump(other)
+        session.add(other)
     session.flush()
 
 

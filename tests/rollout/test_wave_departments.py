@@ -58,9 +58,15 @@ def test_add_move_and_take_out_departments_with_their_people_audited(client, ses
     assert _where(session, plan) == {tech: w1.id, ops: w2.id, fin: w1.id} and _people(session, plan, fin) >= 1
     # Technology moves to wave 2 with its people; finance taken out leaves the scope.
     w1, w2 = service.waves(session, plan.id)
+    seen = w1.version
     r = _patch(client, world, w2, {"department_ids": [ops, tech]})
     assert r.status_code == 200, r.text
+    session.expire_all()
     w1, w2 = service.waves(session, plan.id)
+    assert w1.version == seen + 1  # the wave technology left changed too: its form as it was cannot take it back
+    r = client.patch(f"{API}/rollout-waves/{w1.id}", json={"department_ids": [tech, fin]}, headers={
+        **Factory.bearer(world.team.leader), "If-Match": f'"rollout-wave-{w1.id}-v{seen}"'})
+    assert r.status_code == 412, r.text
     r = _patch(client, world, w1, {"department_ids": [fin], "name": "W1: finance"})
     assert r.status_code == 200, r.text
     assert _where(session, plan) == {tech: w2.id, ops: w2.id, fin: w1.id}
