@@ -19,7 +19,6 @@ import io
 import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,19 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from scratch import database  # noqa: E402 - beside this file
+
 TARGET_MS = 300.0
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def pg_database(dbname: str, *, drop_only: bool = False) -> str:
-    import psycopg
-
-    admin = os.environ.get("BENCH_PG_URL", DEFAULT_PG_URL)
-    with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-    return admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{dbname}"
 
 
 def seed(url: str, rows: int) -> int:
@@ -153,15 +142,8 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     args = parser.parse_args()
-    if args.sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            median = run(f"sqlite:///{tmp}/bench.db", args.rows)
-    else:
-        name = f"procopt_bench_pilots_{os.getpid()}"
-        try:
-            median = run(pg_database(name), args.rows)
-        finally:
-            pg_database(name, drop_only=True)
+    with database("procopt_bench_pilots", pg=not args.sqlite) as url:
+        median = run(url, args.rows)
     return 0 if median <= TARGET_MS else 1
 
 

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pilots import pg_database  # noqa: E402 - the pilot bench's scratch database on BENCH_PG_URL, beside this file
+from scratch import database, timed  # noqa: E402 - the benchmarks' scratch database and timing, beside this file
 
 FLAGGED_MS = 150.0
 
@@ -82,16 +79,6 @@ def seed(url: str, risks: int) -> None:
               f"({len(shown)} flagged, lowest weekly compliance {lowest:.0%})")
 
 
-def timed(fn) -> tuple[float, float]:  # noqa: ANN001
-    fn()
-    runs = []
-    for _ in range(7):
-        t = time.perf_counter()
-        fn()
-        runs.append((time.perf_counter() - t) * 1000)
-    return statistics.median(runs), max(runs)
-
-
 def run(url: str) -> bool:
     from sqlmodel import Session, select
 
@@ -129,19 +116,9 @@ def main() -> int:
     parser.add_argument("--risks", type=int, default=1000)
     parser.add_argument("--pg", action="store_true", help="PostgreSQL on BENCH_PG_URL instead of SQLite")
     args = parser.parse_args()
-    if args.pg:
-        name = f"procopt_bench_risks_{os.getpid()}"
-        url = pg_database(name)
-        try:
-            seed(url, args.risks)
-            print("PostgreSQL")
-            return 0 if run(url) else 1
-        finally:
-            pg_database(name, drop_only=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
+    with database("procopt_bench_risks", pg=args.pg) as url:
         seed(url, args.risks)
-        print("SQLite")
+        print("PostgreSQL" if args.pg else "SQLite")
         return 0 if run(url) else 1
 
 

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import tempfile
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -29,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pilots import pg_database  # noqa: E402 - the pilot bench's scratch database on BENCH_PG_URL, beside this file
+from scratch import database, timed  # noqa: E402 - the benchmarks' scratch database and timing, beside this file
 
 READINESS_MS, EXPORT_MS = 150.0, 1000.0
 
@@ -96,16 +93,6 @@ def plan_version(session, plan):  # noqa: ANN001, ANN201
     return session.get(SopVersion, plan.sop_version_id)
 
 
-def timed(fn) -> tuple[float, float]:  # noqa: ANN001
-    fn()
-    runs = []
-    for _ in range(7):
-        t = time.perf_counter()
-        fn()
-        runs.append((time.perf_counter() - t) * 1000)
-    return statistics.median(runs), max(runs)
-
-
 def run(url: str) -> bool:
     from fastapi.testclient import TestClient
     from sqlmodel import Session, select
@@ -164,16 +151,7 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
     args = parser.parse_args()
-    if args.pg:
-        name = f"procopt_bench_rollout_{os.getpid()}"
-        url = pg_database(name)
-        try:
-            seed(url, args.people)
-            return 0 if run(url) else 1
-        finally:
-            pg_database(name, drop_only=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
+    with database("procopt_bench_rollout", pg=args.pg) as url:
         seed(url, args.people)
         return 0 if run(url) else 1
 
