@@ -243,8 +243,7 @@ def _submitted(session: Session, plan_id: int) -> bool:
 
 def snapshot(session: Session, plan: RolloutPlan) -> dict[str, Any]:
     data = _plain(plan)
-    data["waves"] = [{**_plain(w), "departments": sorted(d.department_id for d in departments_of(session, plan.id)
-                                                          if d.wave_id == w.id)} for w in waves(session, plan.id)]
+    data["waves"] = [_wave_state(session, w) for w in waves(session, plan.id)]
     return data
 
 
