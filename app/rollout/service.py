@@ -331,7 +331,7 @@ def _set_departments(session: Session, plan: RolloutPlan, wave: RolloutWave, wan
             continue
         if row.ready_at is not None:
             raise rule("A live department stays in its wave.", f"department_ids.{j}", "live_department")
-        if sum(1 for d in rows.values() if d.wave_id == row.wave_id) == 1:
+        if all(d in wanted for d, other in rows.items() if other.wave_id == row.wave_id):
             raise rule("The wave it leaves would have no department left: delete that wave instead.",
                        f"department_ids.{j}", "last_department")
     for department_id, row in rows.items():

@@ -107,6 +107,19 @@ def test_refusals_are_422_at_the_field_and_write_nothing(client, session, plan, 
             session.exec(select(func.count()).select_from(AuditRecord)).one()) == before
 
 
+def test_moving_every_department_of_a_wave_at_once_is_refused(client, session, plan) -> None:  # noqa: ANN001
+    world, plan, d = plan
+    w1, w2 = service.waves(session, plan.id)
+    tech, ops, fin = d["technology"].id, d["operations"].id, d["finance"].id
+    assert _patch(client, world, w1, {"department_ids": [tech, fin]}).status_code == 200
+    session.expire_all()
+    w1, w2 = service.waves(session, plan.id)
+    before = _where(session, plan)
+    r = _patch(client, world, w2, {"department_ids": [ops, tech, fin]})  # wave 1 would be left with none
+    assert r.status_code == 422 and r.json()["errors"][0]["type"] == "last_department", r.text
+    assert _where(session, plan) == before
+
+
 def test_a_live_department_cannot_be_taken_out(client, session, plan) -> None:  # noqa: ANN001
     world, plan, d = plan
     w1, _ = service.waves(session, plan.id)
