@@ -47,7 +47,7 @@ from app.feedback.schemas import (
     ReplyRead,
 )
 from app.initiatives.models import Initiative
-from app.initiatives.service import on_process_team, user_refs
+from app.initiatives.service import user_refs, works_on_process
 from app.issues.models import IssueSource
 from app.issues.schemas import IssueCreate
 from app.issues.service import create_issue
@@ -221,9 +221,7 @@ def get_feedback(session: Session, feedback_id: int) -> Feedback:
 
 def may_triage(session: Session, process: Process, actor: User) -> bool:
     """The process's owner, administrators, and the team (not viewers) of an initiative on the process."""
-    if actor.role == Role.admin or process.owner_id == actor.id:
-        return True
-    return on_process_team(session, actor, process.id)
+    return works_on_process(session, actor, process)
 
 
 def _triager(session: Session, fb: Feedback, actor: User) -> Process:

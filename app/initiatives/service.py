@@ -101,13 +101,16 @@ def can_edit(session: Session, actor: User, ini: Initiative) -> bool:
     return actor.role != Role.viewer and membership(session, ini.id, actor) is not None
 
 
-def on_process_team(session: Session, actor: User, process_id: int) -> bool:
-    """On the team (not as a viewer) of some initiative on the process: one query, however many it has."""
+def works_on_process(session: Session, actor: User, process: Process) -> bool:
+    """Administrators, the process's owner, and the team (not viewers) of some initiative on the process: one
+    query, however many initiatives it has (who triages its feedback, keeps its risks, answers its SOP's help)."""
+    if actor.role == Role.admin or process.owner_id == actor.id:
+        return True
     if actor.role == Role.viewer:
         return False
     return session.exec(select(InitiativeMember.id)
                         .join(Initiative, col(Initiative.id) == InitiativeMember.initiative_id)
-                        .where(Initiative.process_id == process_id, InitiativeMember.user_id == actor.id)
+                        .where(Initiative.process_id == process.id, InitiativeMember.user_id == actor.id)
                         ).first() is not None
 
 

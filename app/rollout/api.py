@@ -154,7 +154,7 @@ def list_people(plan_id: Id, session: SessionDep, actor: CurrentActor, departmen
     plan = service.get_plan(session, plan_id)
     service.require_results(session, plan, actor.user)
     return service.select_people(service.person_statuses(session, plan, {department_id} if department_id else None),
-                                 standing, name)
+                                 standing=standing, name=name)
 
 
 @router.post("/rollout-plans/{plan_id}/people", status_code=status.HTTP_204_NO_CONTENT, dependencies=WRITE,

@@ -270,16 +270,15 @@ def _people_list(request: Request, people: list[Any]) -> dict[str, Any]:
     PEOPLE_SHOWN rows; a filter that is not one shows everyone."""
     q = request.query_params
     department = number(q.get("department", ""))
+    department = department if isinstance(department, int) else None
     try:
         standing = Standing(q.get("standing", "")) if q.get("standing") else None
     except ValueError:
         standing = None
     name = q.get("name", "")[:120]
-    chosen = [p for p in people if not isinstance(department, int) or p.department_id == department]
-    chosen = service.select_people(chosen, standing, name)
+    chosen = service.select_people(people, department_id=department, standing=standing, name=name)
     return {"people": chosen[:PEOPLE_SHOWN], "people_total": len(people), "people_matching": len(chosen),
-            "people_filter": {"department": department if isinstance(department, int) else None,
-                              "standing": standing.value if standing else "", "name": name},
+            "people_filter": {"department": department, "standing": standing.value if standing else "", "name": name},
             "standings": list(Standing)}
 
 

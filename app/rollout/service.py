@@ -47,9 +47,9 @@ from app.initiatives.service import (
     can_edit,
     editable,
     get_initiative,
-    on_process_team,
     require_manage,
     user_refs,
+    works_on_process,
 )
 from app.metrics.series import local_date, local_midnight
 from app.pilots.models import Decision, Pilot
@@ -293,7 +293,8 @@ def add_wave(session: Session, plan_id: int, data: WaveIn, actor: User) -> Rollo
 def update_wave(session: Session, wave_id: int, data: WaveUpdate, actor: User, *,
                 expected_version: int | None) -> RolloutWave:
     wave = get_wave(session, wave_id)
-    _team(session, get_plan(session, wave.plan_id), actor)
+    plan = get_plan(session, wave.plan_id)
+    _team(session, plan, actor)
     check_version(wave, expected_version, "wave")
     before = _wave_state(session, wave)
     changes = changes_of(data, ("name", "starts_on", "ends_on", "delivery", "department_ids"))
@@ -301,7 +302,6 @@ def update_wave(session: Session, wave_id: int, data: WaveUpdate, actor: User, *
         raise rule("A wave ends on or after its start.", "ends_on", "before_start")
     departments = changes.pop("department_ids", None)
     if departments is not None and set(departments) != set(before["departments"]):
-        plan = get_plan(session, wave.plan_id)
         plan_before = snapshot(session, plan)
         _set_departments(session, plan, wave, departments)
         # The plan's scope changed too (a department may have left another wave): audited as add_wave does.
@@ -596,11 +596,12 @@ STANDING: dict[Standing, Callable[[PersonStatus], bool]] = {
 }
 
 
-def select_people(people: list[PersonStatus], standing: Standing | None = None, name: str = "") -> list[PersonStatus]:
-    """The people of a standing whose name holds `name` (case-insensitive), in the list's order."""
+def select_people(people: list[PersonStatus], *, department_id: int | None = None, standing: Standing | None = None,
+                  name: str = "") -> list[PersonStatus]:
+    """The people of a department and a standing whose name holds `name` (case-insensitive), in the list's order."""
     needle = name.strip().casefold()
-    return [p for p in people if (standing is None or STANDING[standing](p))
-            and (not needle or needle in p.user.display_name.casefold())]
+    return [p for p in people if (department_id is None or p.department_id == department_id)
+            and (standing is None or STANDING[standing](p)) and (not needle or needle in p.user.display_name.casefold())]
 
 
 def in_force_since(v: SopVersion, ready_at: datetime | None) -> datetime | None:
@@ -1267,12 +1268,7 @@ def item_reads(session: Session, items: list[ChecklistItem]) -> list[ChecklistRe
 
 def may_answer(session: Session, sop: Sop, actor: User) -> bool:
     """The team of an initiative of the SOP's process, the process's owner and administrators answer."""
-    if actor.role == Role.admin:
-        return True
-    process = session.get(Process, sop.process_id)
-    if process is not None and process.owner_id == actor.id:
-        return True
-    return on_process_team(session, actor, sop.process_id)
+    return works_on_process(session, actor, session.get(Process, sop.process_id))
 
 
 def ask(session: Session, sop_id: int, data: HelpCreate, actor: User) -> HelpQuestion:
